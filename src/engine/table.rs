@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn retain_reports_removed() {
-        let mut t: Table<IpAddr, u64, 8> = Table::new(4, 3);
+        let mut t: Table<IpAddr, u64, 8> = Table::new(64, 3);
         for n in 0..20 {
             t.insert(ip(n), u64::from(n), |v| *v);
         }
