@@ -14,5 +14,6 @@
 pub mod addr;
 pub mod detect;
 pub mod engine;
+pub mod storefile;
 pub mod time;
 pub mod wire;
