@@ -13,6 +13,7 @@
 
 pub mod addr;
 pub mod detect;
+pub mod dns;
 pub mod engine;
 pub mod storefile;
 pub mod time;
