@@ -12,9 +12,11 @@
 //!   line, the daemon and the netfilter rules.
 
 pub mod addr;
+pub mod cli;
 pub mod detect;
 pub mod dns;
 pub mod engine;
+pub mod inspect;
 pub mod storefile;
 pub mod time;
 pub mod wire;

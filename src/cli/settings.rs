@@ -1,0 +1,346 @@
+//! Command-line options to [`Settings`]: ftwall(8)'s classic letters with their original
+//! meaning, plus long options for everything new. Every subcommand reads the same
+//! options, so an init script can pass one argument list to `rules` and to the daemon.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use getopts::{Matches, Options};
+
+use crate::addr::{IpNet, MacAddr};
+use crate::detect::{Protocol, ProtocolSet};
+use crate::engine::{Config, LogMask, DEFAULT_LOCK_SECS};
+
+/// Longest time-lock accepted: a week. Longer is surely a typo.
+pub const MAX_LOCK_SECS: u32 = 7 * 24 * 3600;
+
+/// Which netfilter front end the rules use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// nftables if `nft` works, otherwise iptables.
+    Auto,
+    Nft,
+    Iptables,
+}
+
+/// Everything the command line says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// What the engine decides with (time-lock, -n, monitor, protocols, exemptions, ...).
+    pub engine: Config,
+    /// `-d [WHAT]`: debug output selection (v2 letters); implies foreground.
+    pub debug: Option<String>,
+    /// `-s` / `-d`: stay in the foreground.
+    pub foreground: bool,
+    /// `-b`: bytes of each packet copied from the kernel.
+    pub buffer: u32,
+    /// `-f`: the storefile.
+    pub storefile: Option<PathBuf>,
+    /// `-c`: the client directory.
+    pub client_dir: Option<PathBuf>,
+    /// `-l` and `-L`: events to syslog and to stderr.
+    pub syslog: LogMask,
+    pub stderr: LogMask,
+    /// `-a`: the router's own addresses (the original's "localhost address").
+    pub router_addrs: Vec<IpAddr>,
+    /// `-D`: the DNS training file.
+    pub dns_training: Option<PathBuf>,
+    /// DNS name patterns and files of them.
+    pub patterns: Vec<String>,
+    pub pattern_files: Vec<PathBuf>,
+    pub queue: u16,
+    pub lan_ifs: Vec<String>,
+    pub wan_ifs: Vec<String>,
+    /// LAN networks: never blocked as peers; `inspect` uses them to tell the sides apart.
+    pub lan_nets: Vec<IpNet>,
+    pub fail_closed: bool,
+    pub ipv6: bool,
+    pub backend: Backend,
+    pub status_file: PathBuf,
+    pub pidfile: Option<PathBuf>,
+    /// Operands left after the options (the capture file of `inspect`, the verb of `rules`).
+    pub free: Vec<String>,
+    /// `inspect --summary`.
+    pub summary: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            engine: Config::default(),
+            debug: None,
+            foreground: false,
+            buffer: 2048,
+            storefile: None,
+            client_dir: None,
+            syslog: LogMask::default(),
+            stderr: LogMask::default(),
+            router_addrs: Vec::new(),
+            dns_training: None,
+            patterns: Vec::new(),
+            pattern_files: Vec::new(),
+            queue: 0,
+            lan_ifs: Vec::new(),
+            wan_ifs: Vec::new(),
+            lan_nets: Vec::new(),
+            fail_closed: false,
+            ipv6: true,
+            backend: Backend::Auto,
+            status_file: PathBuf::from("/var/run/ftwall/status"),
+            pidfile: None,
+            free: Vec::new(),
+            summary: false,
+        }
+    }
+}
+
+/// The option table, shared by `--help` and the parser.
+pub fn options() -> Options {
+    let mut o = Options::new();
+    o.optflagopt("d", "debug", "debug output, stay in the foreground (WHAT: A all, - none, d a D dns, t lock, h http, p probes, l syslog copy)", "WHAT");
+    o.optflag("s", "foreground", "stay in the foreground (do not daemonise)");
+    o.optflag("n", "no-udp-block", "do not drop recognised peer-to-peer UDP packets (still learn and lock)");
+    o.optopt("b", "buffer", "bytes of each queued packet copied to ftwall (256-65535, default 2048)", "BYTES");
+    o.optopt("f", "storefile", "file of learned peers, kept across restarts", "FILE");
+    o.optopt("t", "lock-time", "time-lock in seconds, 0 turns it off (default 120)", "SECS");
+    o.optopt("c", "client-dir", "directory with one file per locked client", "DIR");
+    o.optmulti("l", "syslog", "events to log to syslog: u U t T c p m", "LETTERS");
+    o.optmulti("L", "stderr", "events to log to stderr: u U t T c p m", "LETTERS");
+    o.optmulti("a", "router-addr", "an address of the router itself (repeatable)", "IP");
+    o.optopt("D", "dns-training", "file of addresses learned from DNS, kept across restarts", "FILE");
+    o.optmulti("w", "pattern", "block addresses of DNS names matching PATTERN, e.g. *.winmx.com (repeatable)", "PATTERN");
+    o.optmulti("", "pattern-file", "file of DNS name patterns, one per line (repeatable)", "FILE");
+    o.optopt("q", "queue", "NFQUEUE number (default 0, what -j QUEUE feeds)", "N");
+    o.optmulti("", "lan-if", "LAN interface (repeatable)", "IFACE");
+    o.optmulti("", "wan-if", "WAN interface (repeatable)", "IFACE");
+    o.optmulti("", "lan", "LAN network (repeatable); never blocked, and tells inspect the sides", "CIDR");
+    o.optflag("", "monitor", "log what would be blocked, block nothing");
+    o.optmulti("", "exempt", "never block this address, network or MAC address (repeatable)", "ADDR|CIDR|MAC");
+    o.optmulti("", "never-block", "never learn or block this network as a peer (repeatable)", "CIDR");
+    o.optopt("", "protocols", "detectors to run: all, or names separated by commas; -NAME removes one", "LIST");
+    o.optflag("", "fail-closed", "drop queued traffic when ftwall is not running (default: let it pass)");
+    o.optflag("", "no-ipv6", "leave IPv6 alone");
+    o.optopt("", "backend", "netfilter front end: nft, iptables or auto (default auto)", "NAME");
+    o.optopt("", "status-file", "where the daemon keeps its status (default /var/run/ftwall/status)", "FILE");
+    o.optopt("", "pidfile", "write the daemon's pid here", "FILE");
+    o.optflag("", "summary", "inspect: print only the per-protocol summary");
+    o.optflag("h", "help", "print this help");
+    o.optflag("V", "version", "print the version");
+    o
+}
+
+/// What the command line asked for besides settings.
+#[derive(Debug, PartialEq)]
+pub enum Request {
+    Run(Box<Settings>),
+    Help,
+    Version,
+}
+
+/// Reads the arguments after the program name (and after the subcommand, if any).
+pub fn parse(args: &[String]) -> Result<Request, String> {
+    let m = options().parse(args).map_err(|e| e.to_string())?;
+    if m.opt_present("help") {
+        return Ok(Request::Help);
+    }
+    if m.opt_present("version") {
+        return Ok(Request::Version);
+    }
+    settings(&m).map(|s| Request::Run(Box::new(s)))
+}
+
+fn settings(m: &Matches) -> Result<Settings, String> {
+    let mut s = Settings::default();
+    s.debug = m.opt_default("d", "A");
+    s.foreground = m.opt_present("s") || s.debug.is_some();
+    if let Some(what) = &s.debug {
+        if let Some(bad) = what.chars().find(|c| !"Adat hplD-".contains(*c) || *c == ' ') {
+            return Err(format!("-d: unknown debug letter '{bad}' (use A, -, d, a, D, t, h, p, l)"));
+        }
+    }
+    s.engine.drop_udp = !m.opt_present("n");
+    if let Some(v) = m.opt_str("b") {
+        s.buffer = number(&v, "-b", 256, 65535)?;
+    }
+    s.storefile = m.opt_str("f").map(PathBuf::from);
+    s.engine.lock_secs = match m.opt_str("t") {
+        Some(v) => number(&v, "-t", 0, MAX_LOCK_SECS)?,
+        None => DEFAULT_LOCK_SECS,
+    };
+    s.client_dir = m.opt_str("c").map(PathBuf::from);
+    s.syslog = letters(&m.opt_strs("l"), "-l")?;
+    s.stderr = letters(&m.opt_strs("L"), "-L")?;
+    s.engine.log = s.syslog.union(s.stderr);
+    for a in m.opt_strs("a") {
+        s.router_addrs.push(a.parse().map_err(|_| format!("-a: '{a}' is not an IP address"))?);
+    }
+    s.dns_training = m.opt_str("D").map(PathBuf::from);
+    s.patterns = m.opt_strs("w");
+    for p in &s.patterns {
+        if p.is_empty() || p.len() > 253 || p.contains(char::is_whitespace) {
+            return Err(format!("--pattern: '{p}' is not a DNS name pattern"));
+        }
+    }
+    s.pattern_files = m.opt_strs("pattern-file").into_iter().map(PathBuf::from).collect();
+    if let Some(v) = m.opt_str("q") {
+        s.queue = number(&v, "--queue", 0, 65535)?;
+    }
+    s.lan_ifs = interfaces(m.opt_strs("lan-if"), "--lan-if")?;
+    s.wan_ifs = interfaces(m.opt_strs("wan-if"), "--wan-if")?;
+    if let Some(shared) = s.lan_ifs.iter().find(|i| s.wan_ifs.contains(i)) {
+        return Err(format!("interface '{shared}' cannot be both LAN and WAN"));
+    }
+    for n in m.opt_strs("lan") {
+        s.lan_nets.push(n.parse().map_err(|e| format!("--lan: '{n}': {e}"))?);
+    }
+    s.engine.monitor = m.opt_present("monitor");
+    for x in m.opt_strs("exempt") {
+        if let Ok(mac) = x.parse::<MacAddr>() {
+            s.engine.exempt_macs.push(mac);
+        } else {
+            let net: IpNet = x.parse().map_err(|e| format!("--exempt: '{x}' is not an address, network or MAC address ({e})"))?;
+            s.engine.exempt_nets.push(net);
+        }
+    }
+    for n in m.opt_strs("never-block") {
+        s.engine.never_block.push(n.parse().map_err(|e| format!("--never-block: '{n}': {e}"))?);
+    }
+    // The LAN and the router itself are never peers, whatever a packet says.
+    s.engine.never_block.extend(s.lan_nets.iter().copied());
+    s.engine.never_block.extend(s.router_addrs.iter().map(|&a| IpNet::host(a)));
+    if let Some(list) = m.opt_str("protocols") {
+        s.engine.protocols = protocols(&list)?;
+    }
+    s.fail_closed = m.opt_present("fail-closed");
+    s.ipv6 = !m.opt_present("no-ipv6");
+    s.backend = match m.opt_str("backend").as_deref() {
+        None | Some("auto") => Backend::Auto,
+        Some("nft") | Some("nftables") => Backend::Nft,
+        Some("iptables") => Backend::Iptables,
+        Some(other) => return Err(format!("--backend: '{other}' is not nft, iptables or auto")),
+    };
+    if let Some(f) = m.opt_str("status-file") {
+        s.status_file = PathBuf::from(f);
+    }
+    s.pidfile = m.opt_str("pidfile").map(PathBuf::from);
+    s.summary = m.opt_present("summary");
+    s.free = m.free.clone();
+    Ok(s)
+}
+
+fn number<T: TryFrom<u64>>(v: &str, opt: &str, min: u64, max: u64) -> Result<T, String> {
+    let n: u64 = v.parse().map_err(|_| format!("{opt}: '{v}' is not a number"))?;
+    if n < min || n > max {
+        return Err(format!("{opt}: {n} is outside {min}..{max}"));
+    }
+    T::try_from(n).map_err(|_| format!("{opt}: {n} is too large"))
+}
+
+fn letters(sets: &[String], opt: &str) -> Result<LogMask, String> {
+    sets.iter().try_fold(LogMask::default(), |acc, set| {
+        LogMask::parse(set)
+            .map(|m| acc.union(m))
+            .map_err(|c| format!("{opt}: unknown event letter '{c}' (use {})", LogMask::LETTERS))
+    })
+}
+
+/// Interface names as the kernel allows them: 1 to 15 bytes, no '/', whitespace or ':'.
+fn interfaces(names: Vec<String>, opt: &str) -> Result<Vec<String>, String> {
+    for n in &names {
+        let ok = !n.is_empty() && n.len() <= 15 && n != "." && n != ".." && !n.contains(['/', ':']) && !n.contains(char::is_whitespace);
+        if !ok {
+            return Err(format!("{opt}: '{n}' is not a valid interface name"));
+        }
+    }
+    Ok(names)
+}
+
+/// `all`, or names separated by commas; a name with a leading `-` removes it (starting
+/// from all protocols if the list begins with a removal).
+pub fn protocols(list: &str) -> Result<ProtocolSet, String> {
+    let mut set = ProtocolSet::EMPTY;
+    for (i, item) in list.split(',').map(str::trim).enumerate() {
+        if item.eq_ignore_ascii_case("all") {
+            set = ProtocolSet::all();
+        } else if let Some(name) = item.strip_prefix('-') {
+            if i == 0 {
+                set = ProtocolSet::all();
+            }
+            set = set.without(protocol(name)?);
+        } else {
+            set = set.with(protocol(item)?);
+        }
+    }
+    Ok(set)
+}
+
+fn protocol(name: &str) -> Result<Protocol, String> {
+    Protocol::from_name(name).ok_or_else(|| {
+        let known: Vec<_> = Protocol::ALL.iter().map(|p| p.name()).collect();
+        format!("--protocols: unknown protocol '{name}' (known: {})", known.join(", "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn run(s: &str) -> Settings {
+        match parse(&args(s)).unwrap() {
+            Request::Run(s) => *s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn classic_options_keep_their_meaning() {
+        let s = run("-s -n -b 4096 -f /tmp/peers -t 300 -c /tmp/clients -l utc -L pT -a 192.168.1.1 -D /tmp/dns");
+        assert!(s.foreground && !s.engine.drop_udp);
+        assert_eq!((s.buffer, s.engine.lock_secs), (4096, 300));
+        assert_eq!(s.storefile, Some(PathBuf::from("/tmp/peers")));
+        assert!(s.syslog.udp_dropped && s.syslog.tcp_dropped && s.syslog.clients && !s.syslog.peers);
+        assert!(s.stderr.peers && s.stderr.tcp_accepted);
+        assert!(s.engine.log.peers && s.engine.log.clients);
+        assert!(s.engine.never_block.iter().any(|n| n.contains("192.168.1.1".parse().unwrap())));
+        let d = run("-d");
+        assert_eq!(d.debug.as_deref(), Some("A"));
+        assert!(d.foreground);
+        assert_eq!(run("-d-").debug.as_deref(), Some("-"));
+        let def = run("");
+        assert_eq!(def.engine.lock_secs, 120);
+        assert!(!def.foreground && def.engine.drop_udp);
+    }
+
+    #[test]
+    fn long_options() {
+        let s = run("--queue 3 --lan-if br-lan --wan-if wan --lan 192.168.1.0/24 --monitor --exempt 192.168.1.5 --exempt 02:00:00:00:00:01 --never-block 198.51.100.0/24 --protocols fasttrack,winmx --fail-closed --no-ipv6 --backend iptables");
+        assert_eq!(s.queue, 3);
+        assert_eq!((s.lan_ifs.clone(), s.wan_ifs.clone()), (vec!["br-lan".to_string()], vec!["wan".to_string()]));
+        assert!(s.engine.monitor && s.fail_closed && !s.ipv6);
+        assert_eq!(s.engine.exempt_macs.len(), 1);
+        assert!(s.engine.is_exempt("192.168.1.5".parse().unwrap(), None));
+        assert!(!s.engine.may_block("192.168.1.77".parse().unwrap()), "LAN networks are never peers");
+        assert!(s.engine.protocols.contains(Protocol::WinMx) && !s.engine.protocols.contains(Protocol::BitTorrent));
+        assert_eq!(s.backend, Backend::Iptables);
+        let p = protocols("-bittorrent,-dns").unwrap();
+        assert!(!p.contains(Protocol::BitTorrent) && !p.contains(Protocol::DnsName) && p.contains(Protocol::FastTrack));
+    }
+
+    #[test]
+    fn bad_options_are_one_line_errors() {
+        for bad in [
+            "-t abc", "-t -5", "-t 999999999", "-b 10", "-l uX", "-L q", "--queue 70000", "-a notanip",
+            "--lan 10.0.0.0/40", "--exempt zz:zz", "--protocols kazaa", "--backend pf", "--frobnicate",
+            "--lan-if a/b", "--lan-if eth0 --wan-if eth0", "-d X", "--lan-if 0123456789abcdef",
+        ] {
+            let e = parse(&args(bad)).expect_err(bad);
+            assert!(!e.is_empty() && !e.contains('\n'), "{bad}: {e}");
+        }
+        assert_eq!(parse(&args("--help")).unwrap(), Request::Help);
+        assert_eq!(parse(&args("-V")).unwrap(), Request::Version);
+    }
+}
