@@ -38,7 +38,6 @@ pub fn main(args: &[String]) -> i32 {
         Err(msg) => return usage_error(&msg),
     };
     match command {
-        "inspect" => crate::inspect::main(&settings),
         _ => usage_error(&format!("'{command}' is not available in this build")),
     }
 }
