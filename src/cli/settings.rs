@@ -164,7 +164,7 @@ fn settings(m: &Matches) -> Result<Settings, String> {
     }
     s.storefile = m.opt_str("f").map(PathBuf::from);
     s.engine.lock_secs = match m.opt_str("t") {
-        Some(v) => number(&v, "-t", 0, MAX_LOCK_SECS)?,
+        Some(v) => number(&v, "-t", 0, u64::from(MAX_LOCK_SECS))?,
         None => DEFAULT_LOCK_SECS,
     };
     s.client_dir = m.opt_str("c").map(PathBuf::from);
