@@ -1,0 +1,74 @@
+"""Fixtures of the ftwall lab: the root/tool check, one fresh lab network per test, and a
+session-level check that every namespace and process the tests made is gone."""
+
+import os
+import shutil
+
+import pytest
+
+from labnet import netns, topology
+
+NEEDED_TOOLS = ["ip", "nft", "iptables", "ipset", "dnsmasq", "sysctl"]
+
+
+def lab_unavailable():
+    """Why the lab cannot run here, or None."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("it must run as root (it creates network namespaces, veth links and netfilter rules)")
+    missing = [t for t in NEEDED_TOOLS if shutil.which(t) is None]
+    if missing:
+        problems.append(f"missing tools: {', '.join(missing)} (install them with `sh .ci/deps`)")
+    return "; ".join(problems) or None
+
+
+def require_lab():
+    """Fails (CI=true) or skips loudly (a developer's machine) when the lab cannot run."""
+    why = lab_unavailable()
+    if why:
+        msg = f"THE FTWALL LAB DID NOT RUN: {why}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+
+
+def pytest_report_header(config):
+    why = lab_unavailable()
+    return [f"ftwall lab: NOT RUNNABLE HERE: {why}"] if why else ["ftwall lab: root and tools present"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lab_session():
+    """Sweeps namespaces of dead earlier runs, installs the Ctrl-C/SIGTERM cleanup, and at
+    the end checks that the tests' own teardowns left nothing behind."""
+    if lab_unavailable():
+        yield
+        return
+    swept = netns.sweep_stale()
+    if swept:
+        print(f"\nlab: removed {len(swept)} namespaces left by dead runs: {' '.join(swept)}")
+    netns.install_cleanup_handlers()
+    yield
+    left_ns = netns.ours()
+    left_procs = [" ".join(map(str, p.args)) for p in netns.live_processes()]
+    netns.cleanup()
+    assert not left_ns and not left_procs, (
+        f"the lab left things behind: namespaces {left_ns}, processes {left_procs}")
+    assert not netns.ours(), f"namespaces survived the final cleanup: {netns.ours()}"
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A fresh lab network with its services (peers, web, DNS, LAN agents) running."""
+    require_lab()
+    net = topology.Lab(workdir=str(tmp_path))
+    try:
+        net.up()
+        yield net
+    finally:
+        net.down()
+
+
+@pytest.fixture(params=[4, 6], ids=["ipv4", "ipv6"])
+def family(request):
+    return request.param
