@@ -3,8 +3,10 @@
 
 CARGO ?= cargo
 BIN := target/release/ftwall
+# The lab runs on Debian's python3 (python3-pytest comes from apt through .ci/deps).
+PYTHON ?= /usr/bin/python3
 
-.PHONY: all build test test-unit demo deps clean
+.PHONY: all build test test-unit test-lab demo deps clean
 
 all: build
 
@@ -15,10 +17,14 @@ deps:
 	sh .ci/deps
 
 # Every test: unit and integration tests of the crate, then the suites the other targets add.
-test: test-unit
+test: test-unit test-lab
 
 test-unit:
 	$(CARGO) test --locked
+
+# End-to-end lab in network namespaces (root): the real daemon and rules against simulators.
+test-lab: build
+	cd tests/lab && FTWALL_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest
 
 demo: build
 	@echo "demo: see README.md"
