@@ -6,6 +6,8 @@
 //! [`Segment`], so detectors are tested on bytes alone.
 
 pub mod fasttrack;
+pub mod opennap;
+pub mod winmx;
 
 use core::fmt;
 
@@ -184,6 +186,27 @@ pub struct Segment<'a> {
     pub flow: FlowView,
 }
 
+impl Segment<'_> {
+    /// What the flow saw from this packet's sender before it: how many payloads, and the
+    /// first one. (Server-first protocols need "who spoke first", whichever side is LAN.)
+    pub fn sender_history(&self) -> (u8, Prefix) {
+        if self.from_client {
+            (self.flow.client_payloads, self.flow.client_first)
+        } else {
+            (self.flow.remote_payloads, self.flow.remote_first)
+        }
+    }
+
+    /// The same for the other side of the flow.
+    pub fn other_history(&self) -> (u8, Prefix) {
+        if self.from_client {
+            (self.flow.remote_payloads, self.flow.remote_first)
+        } else {
+            (self.flow.client_payloads, self.flow.client_first)
+        }
+    }
+}
+
 /// Largest payload a detector may ask the engine to send (spoofed reply or probe).
 pub const MAX_REPLY: usize = 64;
 
@@ -231,4 +254,4 @@ pub trait Detector: Sync {
 }
 
 /// Every detector, in the order they are tried.
-pub static DETECTORS: &[&dyn Detector] = &[&fasttrack::FastTrack];
+pub static DETECTORS: &[&dyn Detector] = &[&fasttrack::FastTrack, &winmx::WinMx, &opennap::OpenNap];
