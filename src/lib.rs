@@ -12,6 +12,7 @@
 //!   line, the daemon and the netfilter rules.
 
 pub mod addr;
+pub mod capture;
 pub mod cli;
 pub mod detect;
 pub mod dns;
