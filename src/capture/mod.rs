@@ -134,10 +134,9 @@ impl fmt::Display for CaptureError {
             CaptureError::UnknownInterface { packet, interface } => {
                 write!(f, "packet {packet} names interface {interface}, which its section does not describe")
             }
-            CaptureError::TooManyInterfaces { offset } => write!(
-                f,
-                "more than {MAX_INTERFACES} interfaces in one pcapng section (at byte offset {offset})"
-            ),
+            CaptureError::TooManyInterfaces { offset } => {
+                write!(f, "more than {MAX_INTERFACES} interfaces in one pcapng section (at byte offset {offset})")
+            }
         }
     }
 }

@@ -90,9 +90,7 @@ impl<R: Read> PcapReader<R> {
             return Err(truncated);
         }
         self.packets = packet;
-        let ts_ms = u64::from(secs)
-            .saturating_mul(1000)
-            .saturating_add(u64::from(frac) / (self.units_per_sec / 1000));
+        let ts_ms = u64::from(secs).saturating_mul(1000).saturating_add(u64::from(frac) / (self.units_per_sec / 1000));
         Ok(Some(RecordMeta { ts_ms, link: self.link, len, orig_len }))
     }
 }
@@ -126,7 +124,10 @@ mod tests {
         f
     }
 
-    fn read_all(bytes: &[u8]) -> Result<Vec<(u64, LinkType, Vec<u8>, u32)>, CaptureError> {
+    /// Timestamp, link, data and original length of one record.
+    type Rec = (u64, LinkType, Vec<u8>, u32);
+
+    fn read_all(bytes: &[u8]) -> Result<Vec<Rec>, CaptureError> {
         let mut src = Source::new(bytes);
         let mut magic = [0u8; 4];
         src.fill(&mut magic).unwrap();

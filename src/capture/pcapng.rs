@@ -26,6 +26,8 @@ const EPB_TYPE: u32 = 6;
 const BLOCK_FRAME_LEN: u32 = 12;
 /// Smallest valid total lengths: the frame plus each block's fixed fields.
 const SHB_MIN_LEN: u32 = BLOCK_FRAME_LEN + 16;
+/// Section header bytes after type and length: byte-order magic, version, section length.
+const SHB_FIXED_LEN: usize = 16;
 const IDB_MIN_LEN: u32 = BLOCK_FRAME_LEN + 8;
 const SPB_MIN_LEN: u32 = BLOCK_FRAME_LEN + 4;
 const EPB_MIN_LEN: u32 = BLOCK_FRAME_LEN + 20;
@@ -93,7 +95,13 @@ impl<R: Read> PcapNgReader<R> {
     /// Reads the first Section Header Block; its block type was already read from `src`.
     pub(super) fn new(src: Source<R>) -> Result<Self, CaptureError> {
         let mut r = PcapNgReader { src, endian: Endian::Little, interfaces: Vec::new(), packets: 0, last_ts_ms: 0 };
-        r.read_section_header(0).map_err(|e| match e {
+        let mut raw_len = [0u8; 4];
+        let header = match r.src.fill_all(&mut raw_len) {
+            Ok(true) => r.read_section_header(0, raw_len),
+            Ok(false) => Err(CaptureError::TruncatedBlock { offset: 0 }),
+            Err(e) => Err(e.into()),
+        };
+        header.map_err(|e| match e {
             CaptureError::TruncatedBlock { .. } => CaptureError::TruncatedHeader { format: Format::PcapNg },
             e => e,
         })?;
@@ -109,9 +117,9 @@ impl<R: Read> PcapNgReader<R> {
                 8 => {}
                 _ => return Err(CaptureError::TruncatedBlock { offset }),
             }
-            if head[..4] == SHB_TYPE {
-                // The length is read again once the new section's byte order is known.
-                self.read_section_header(offset)?;
+            let [t0, t1, t2, t3, l0, l1, l2, l3] = head;
+            if [t0, t1, t2, t3] == SHB_TYPE {
+                self.read_section_header(offset, [l0, l1, l2, l3])?;
                 continue;
             }
             let block_type = self.endian.u32(&head, 0);
@@ -129,26 +137,28 @@ impl<R: Read> PcapNgReader<R> {
         }
     }
 
-    /// Reads a Section Header Block whose type (4 bytes) at `offset` was just read, and
-    /// starts a new section: new byte order, no interfaces yet.
-    fn read_section_header(&mut self, offset: u64) -> Result<(), CaptureError> {
-        let mut fixed = [0u8; 16];
+    /// Reads the rest of a Section Header Block at `offset`, whose type and `raw_len`
+    /// (in a byte order not known yet) were just read, and starts a new section: new
+    /// byte order, no interfaces yet.
+    fn read_section_header(&mut self, offset: u64, raw_len: [u8; 4]) -> Result<(), CaptureError> {
+        // Byte-order magic, version, section length (unused: -1 is allowed).
+        let mut fixed = [0u8; SHB_FIXED_LEN];
         if !self.src.fill_all(&mut fixed)? {
             return Err(CaptureError::TruncatedBlock { offset });
         }
-        self.endian = if Endian::Big.u32(&fixed, 4) == BYTE_ORDER_MAGIC {
+        self.endian = if Endian::Big.u32(&fixed, 0) == BYTE_ORDER_MAGIC {
             Endian::Big
-        } else if Endian::Little.u32(&fixed, 4) == BYTE_ORDER_MAGIC {
+        } else if Endian::Little.u32(&fixed, 0) == BYTE_ORDER_MAGIC {
             Endian::Little
         } else {
             return Err(CaptureError::BadBlock { offset, why: "section header without a valid byte-order magic" });
         };
-        let len = self.endian.u32(&fixed, 0);
+        let len = self.endian.u32(&raw_len, 0);
         if len < SHB_MIN_LEN || len % 4 != 0 {
             return Err(CaptureError::BadBlockLength { offset, len });
         }
-        let major = self.endian.u16(&fixed, 8);
-        let minor = self.endian.u16(&fixed, 10);
+        let major = self.endian.u16(&fixed, 4);
+        let minor = self.endian.u16(&fixed, 6);
         if major != 1 {
             return Err(CaptureError::UnsupportedVersion { format: Format::PcapNg, major, minor });
         }
@@ -181,7 +191,10 @@ impl<R: Read> PcapNgReader<R> {
             let value_len = u32::from(self.endian.u16(&opt, 2));
             let padded = (value_len + 3) & !3;
             if padded > left {
-                return Err(CaptureError::BadBlock { offset: block.offset, why: "option runs past the end of its block" });
+                return Err(CaptureError::BadBlock {
+                    offset: block.offset,
+                    why: "option runs past the end of its block",
+                });
             }
             left -= padded;
             match (code, value_len) {
@@ -219,15 +232,17 @@ impl<R: Read> PcapNgReader<R> {
         }
         let mut fixed = [0u8; 20];
         self.fill_packet(&mut fixed, block, packet)?;
-        let interface =
-            if obsolete { u32::from(self.endian.u16(&fixed, 0)) } else { self.endian.u32(&fixed, 0) };
+        let interface = if obsolete { u32::from(self.endian.u16(&fixed, 0)) } else { self.endian.u32(&fixed, 0) };
         let ts = (u64::from(self.endian.u32(&fixed, 4)) << 32) | u64::from(self.endian.u32(&fixed, 8));
         let captured = self.endian.u32(&fixed, 12);
         let orig_len = self.endian.u32(&fixed, 16);
         let room = block.len - EPB_MIN_LEN;
         let len = checked_record_len(captured, packet)?;
         if captured > room {
-            return Err(CaptureError::BadBlock { offset: block.offset, why: "packet data runs past the end of its block" });
+            return Err(CaptureError::BadBlock {
+                offset: block.offset,
+                why: "packet data runs past the end of its block",
+            });
         }
         let iface = self.interface(interface, packet)?;
         if !read_record_bytes(&mut self.src, buf, len)? {
@@ -310,7 +325,10 @@ impl<R: Read> PcapNgReader<R> {
         if self.endian.u32(&trailer, 0) == block.len {
             Ok(())
         } else {
-            Err(CaptureError::BadBlock { offset: block.offset, why: "trailing block length differs from the leading one" })
+            Err(CaptureError::BadBlock {
+                offset: block.offset,
+                why: "trailing block length differs from the leading one",
+            })
         }
     }
 }
