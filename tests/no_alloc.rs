@@ -1,41 +1,16 @@
 //! Processing a packet allocates nothing: a counting global allocator watches 100,000+
 //! mixed packets (and clock ticks) through a warmed-up engine.
 
+mod alloc_counter;
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use common::fasttrack::{http_get, ping, pong};
 use common::*;
 use ftwall::engine::{Action, Config, Engine, LogMask, Packet, Path};
 use ftwall::time::Millis;
 
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
 
 /// A mix of what a router sees: mostly ordinary traffic, some FastTrack, some garbage,
 /// IPv4 and IPv6, many hosts (so tables fill and evict).
@@ -82,7 +57,7 @@ fn a_warm_engine_allocates_nothing_per_packet() {
 
     let mut processed = 0u64;
     let mut now = 1_000u64;
-    COUNTING.store(true, Ordering::SeqCst);
+    alloc_counter::start();
     while processed < 120_000 {
         for (bytes, path) in &packets {
             engine.process(&Packet { bytes, path: *path, mac: None }, Millis(now), &mut sink);
@@ -93,9 +68,7 @@ fn a_warm_engine_allocates_nothing_per_packet() {
             }
         }
     }
-    COUNTING.store(false, Ordering::SeqCst);
-
-    let allocs = ALLOCS.load(Ordering::SeqCst);
+    let allocs = alloc_counter::stop();
     assert!(processed >= 100_000);
     assert!(actions > 0, "the mix must make the engine act, or the test proves little");
     assert!(engine.counters().dropped > 0 && engine.counters().accepted > 0);
