@@ -17,6 +17,7 @@ pub mod cli;
 pub mod detect;
 pub mod dns;
 pub mod engine;
+pub mod inspect;
 pub mod storefile;
 pub mod time;
 pub mod wire;

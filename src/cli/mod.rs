@@ -25,7 +25,7 @@ pub fn main(args: &[String]) -> i32 {
         Some(c @ ("inspect" | "rules" | "status")) => (c, &rest[1..]),
         _ => ("daemon", rest),
     };
-    let _settings = match settings::parse(rest) {
+    let settings = match settings::parse(rest) {
         Ok(Request::Run(s)) => s,
         Ok(Request::Help) => {
             print!("{}", settings::options().usage(SYNOPSIS));
@@ -38,6 +38,7 @@ pub fn main(args: &[String]) -> i32 {
         Err(msg) => return usage_error(&msg),
     };
     match command {
+        "inspect" => crate::inspect::main(&settings),
         _ => usage_error(&format!("'{command}' is not available in this build")),
     }
 }
