@@ -72,3 +72,42 @@ def lab(tmp_path):
 @pytest.fixture(params=[4, 6], ids=["ipv4", "ipv6"])
 def family(request):
     return request.param
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Lets fixtures know in their teardown whether the test failed (to dump ftwall's log).
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture(params=["nft", "iptables"])
+def backend(request):
+    return request.param
+
+
+def _ftwall_fixture(request, lab, backend, tmp_path, fail_closed):
+    from labnet.ftwall import Ftwall
+
+    fw = Ftwall(lab, backend, str(tmp_path), fail_closed=fail_closed)
+    try:
+        fw.apply_rules()
+        yield fw
+    finally:
+        failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+        if failed:
+            print(f"\n---- ftwall log ({fw.log_path}) ----\n{fw.log()[-6000:]}")
+            print(f"---- router ruleset ----\n{fw.ruleset()[-6000:]}")
+        fw.close()
+
+
+@pytest.fixture
+def ftwall(request, lab, backend, tmp_path):
+    """ftwall's rules applied on the lab router (fail-open); start the daemon with .start()."""
+    yield from _ftwall_fixture(request, lab, backend, tmp_path, fail_closed=False)
+
+
+@pytest.fixture
+def ftwall_fail_closed(request, lab, backend, tmp_path):
+    yield from _ftwall_fixture(request, lab, backend, tmp_path, fail_closed=True)

@@ -30,6 +30,7 @@ COMMANDS = {
     "serve_peers": peers.serve_peers,
     "serve_web": web.serve_web,
     "fetch": web.fetch,
+    "connect": web.connect,
     "stream": web.stream,
     "resolve": dns.resolve,
     "kazaa_start": kazaa.start,

@@ -107,3 +107,16 @@ def stream(report, host, port=80, size=10 * 1024 * 1024, rate=200000, timeout=2.
     except OSError as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "bytes": 0,
                 "secs": round(time.monotonic() - start, 3)}
+
+
+def connect(report, host, port, timeout=1.5):
+    """A bare TCP connection attempt. Result: ok, error, secs."""
+    start = time.monotonic()
+    try:
+        s = socket.socket(family_of(host), socket.SOCK_STREAM)
+        with s:
+            s.settimeout(timeout)
+            s.connect((host, port))
+        return {"ok": True, "secs": round(time.monotonic() - start, 3)}
+    except OSError as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "secs": round(time.monotonic() - start, 3)}

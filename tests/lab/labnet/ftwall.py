@@ -1,0 +1,158 @@
+"""The real ftwall on the lab router: `ftwall rules apply|remove` and the daemon, run in
+the router namespace, plus readers for what ftwall leaves to look at (its log, storefile,
+client directory and the kernel sets)."""
+
+import os
+import re
+import signal
+import subprocess
+
+from . import netns
+from .poll import wait_until
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+LAN_IF, WAN_IF = "lan", "wan"
+
+
+def binary():
+    """The ftwall under test: $FTWALL_BIN, else the release build of this checkout."""
+    return os.environ.get("FTWALL_BIN") or os.path.join(REPO, "target", "release", "ftwall")
+
+
+class Ftwall:
+    def __init__(self, lab, backend, workdir, fail_closed=False):
+        self.lab = lab
+        self.router = lab.ns["router"]
+        self.backend = backend
+        self.fail_closed = fail_closed
+        self.workdir = workdir
+        self.bin = binary()
+        self.storefile = os.path.join(workdir, "ftwall.peers")
+        self.client_dir = os.path.join(workdir, "ftwall.clients")
+        self.status_file = os.path.join(workdir, "ftwall.status")
+        self.pidfile = os.path.join(workdir, "ftwall.pid")
+        self.log_path = os.path.join(workdir, "ftwall.log")
+        os.makedirs(self.client_dir, exist_ok=True)
+        self.daemon = None
+        self.rules_applied = False
+        self.runs = 0
+
+    # -- rules --------------------------------------------------------------------------
+    def rule_args(self):
+        args = ["--backend", self.backend, "--lan-if", LAN_IF, "--wan-if", WAN_IF]
+        return args + (["--fail-closed"] if self.fail_closed else [])
+
+    def apply_rules(self):
+        netns.sh([self.bin, "rules", "apply"] + self.rule_args(), ns=self.router)
+        self.rules_applied = True
+
+    def remove_rules(self):
+        netns.sh([self.bin, "rules", "remove"] + self.rule_args(), ns=self.router)
+        self.rules_applied = False
+
+    def ruleset(self):
+        """The router's whole netfilter state as text (for failure messages and checks)."""
+        parts = [netns.sh(["nft", "list", "ruleset"], ns=self.router, check=False)]
+        if self.backend == "iptables":
+            for tool in ("iptables-save", "ip6tables-save"):
+                parts.append(netns.sh([tool], ns=self.router, check=False))
+            parts.append(netns.sh(["ipset", "list"], ns=self.router, check=False))
+        return "\n".join(parts)
+
+    def set_members(self, name):
+        """Addresses in the kernel set `name` (ftwall_locked4, ftwall_peers6, ...)."""
+        if self.backend == "nft":
+            out = netns.sh(["nft", "list", "set", "inet", "ftwall", name], ns=self.router, check=False)
+            m = re.search(r"elements\s*=\s*\{(.*?)\}", out, re.S)
+            if not m:
+                return set()
+            return {item.strip().split()[0] for item in m.group(1).split(",") if item.strip()}
+        out = netns.sh(["ipset", "list", name], ns=self.router, check=False)
+        members = out.partition("Members:")[2]
+        return {line.split()[0] for line in members.splitlines() if line.strip()}
+
+    def locked(self, family):
+        return self.set_members(f"ftwall_locked{family}")
+
+    def blocked(self, family):
+        return self.set_members(f"ftwall_peers{family}")
+
+    # -- daemon -------------------------------------------------------------------------
+    def daemon_args(self, lock_secs, monitor, extra):
+        args = [self.bin, "-s", "-t", str(lock_secs), "-f", self.storefile, "-c", self.client_dir,
+                "-L", "cputT", "--lan-if", LAN_IF, "--wan-if", WAN_IF,
+                "--status-file", self.status_file, "--pidfile", self.pidfile]
+        if monitor:
+            args.append("--monitor")
+        if self.fail_closed:
+            args.append("--fail-closed")
+        return args + list(extra)
+
+    def start(self, lock_secs=6, monitor=False, extra=()):
+        """Starts the daemon and waits until it has bound its queue."""
+        assert self.daemon is None or self.daemon.poll() is not None, "daemon already running"
+        self.runs += 1
+        log = open(self.log_path, "a")
+        log.write(f"==== run {self.runs}: {' '.join(self.daemon_args(lock_secs, monitor, extra))}\n")
+        log.flush()
+        self.daemon = netns.spawn(self.daemon_args(lock_secs, monitor, extra), ns=self.router,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_until(self._ready, 10, "the ftwall daemon to bind its queue")
+
+    def _ready(self):
+        if self.daemon.poll() is not None:
+            raise AssertionError(f"ftwall exited with status {self.daemon.returncode}:\n{self.log()}")
+        out = netns.sh(["cat", "/proc/net/netfilter/nfnetlink_queue"], ns=self.router, check=False)
+        # Each line starts with the queue number; the daemon binds queue 0.
+        return any(line.split()[:1] == ["0"] for line in out.splitlines())
+
+    def alive(self):
+        return self.daemon is not None and self.daemon.poll() is None
+
+    def kill9(self):
+        netns.stop_process(self.daemon, signal.SIGKILL)
+
+    def stop(self):
+        """SIGTERM, as a service manager would; returns the exit status."""
+        if self.daemon is None:
+            return None
+        netns.stop_process(self.daemon, signal.SIGTERM, timeout=10)
+        return self.daemon.returncode
+
+    def close(self):
+        if self.alive():
+            self.stop()
+        if self.rules_applied:
+            self.remove_rules()
+
+    # -- what it leaves to look at --------------------------------------------------------
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stored_peers(self):
+        """Lines of the storefile (peers as written, comments and blanks left out)."""
+        try:
+            with open(self.storefile) as f:
+                return {line.split()[0] for line in f if line.strip() and not line.startswith("#")}
+        except OSError:
+            return set()
+
+    def stored_peer_ips(self):
+        return {_ip_of(p) for p in self.stored_peers()}
+
+    def client_files(self):
+        return set(os.listdir(self.client_dir))
+
+
+def _ip_of(endpoint):
+    """ "a.b.c.d:port", "[v6]:port" or a bare address -> the address."""
+    if endpoint.startswith("["):
+        return endpoint[1:].partition("]")[0]
+    if endpoint.count(":") == 1:
+        return endpoint.partition(":")[0]
+    return endpoint
