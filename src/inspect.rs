@@ -44,6 +44,7 @@ pub struct Report {
     pub flows: Vec<FlowReport>,
     pub spoofed: u64,
     pub peers: usize,
+    /// Clients identified during the replay (locks may have ended since).
     pub clients: usize,
     /// Set if the capture could not be read to its end.
     pub error: Option<String>,
@@ -79,6 +80,7 @@ pub fn replay(reader: impl std::io::Read, settings: &Settings) -> Result<Report,
     let mut index: HashMap<Undirected, usize> = HashMap::new();
     let mut last_tick = None;
     let mut spoofed = 0u64;
+    let mut clients = 0usize;
     let lan = &settings.lan_nets;
     let routers = &settings.router_addrs;
 
@@ -134,15 +136,17 @@ pub fn replay(reader: impl std::io::Read, settings: &Settings) -> Result<Report,
             report.flows.len() - 1
         });
         let d = engine.process(&Packet { bytes: frame.ip, path, mac: frame.src_mac }, now, &mut |a| {
-            if matches!(a, Action::Spoof { .. }) {
-                spoofed += 1;
+            match a {
+                Action::Spoof { .. } => spoofed += 1,
+                Action::ClientOnline { .. } => clients += 1,
+                _ => {}
             }
         });
         note(&mut report.flows[i], &d);
     }
     report.spoofed = spoofed;
     report.peers = engine.peers().count();
-    report.clients = engine.clients(Millis(u64::MAX)).count();
+    report.clients = clients;
     Ok(report)
 }
 
@@ -169,7 +173,9 @@ fn note(flow: &mut FlowReport, d: &Decision) {
     if d.verdict == Verdict::Drop {
         flow.dropped += 1;
     }
-    if flow.protocol.is_none() {
+    // A flow is labelled by its own evidence, or by going to a known peer (how the
+    // encrypted sessions are recognised); a locked client's other traffic is not P2P.
+    if flow.protocol.is_none() && !matches!(d.reason, Reason::Locked(_)) {
         flow.protocol = d.reason.protocol();
     }
     let first_finding = flow.reason == Reason::Clean || flow.reason == Reason::NotInspected;

@@ -2,10 +2,10 @@
 //! against pcap and pcapng files built here byte by byte, and against cut, mutated and
 //! random files, which must give an error or a clean end, never a panic.
 
+mod shared_dir;
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use ftwall::addr::MacAddr;
@@ -115,18 +115,7 @@ const CAPTURES: &[Expected] = &[
     },
 ];
 
-/// shared/captures sits beside the repository in CI (`../shared` from the crate root);
-/// a developer's worktree is one level deeper (/work/wt/NAME). Missing captures fail.
-fn captures_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [root.join("../shared/captures"), root.join("../../shared/captures")];
-    for dir in &candidates {
-        if dir.join("ndpi").is_dir() {
-            return dir.clone();
-        }
-    }
-    panic!("shared captures not found; looked in {candidates:?} (CI puts shared/ beside the repository)");
-}
+use shared_dir::captures_dir;
 
 fn capture_bytes(rel: &str) -> Vec<u8> {
     let path = captures_dir().join(rel);

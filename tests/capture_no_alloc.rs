@@ -6,7 +6,7 @@
 
 mod alloc_counter;
 
-use std::path::Path;
+mod shared_dir;
 
 use ftwall::capture::{ip_bytes, CaptureReader, Format};
 
@@ -16,12 +16,7 @@ static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
 /// The capture, then its records again: for pcap the records after the file header, for
 /// pcapng the whole file again as a second section.
 fn twice(rel: &str) -> (Vec<u8>, Format) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [root.join("../shared/captures"), root.join("../../shared/captures")];
-    let dir = candidates
-        .iter()
-        .find(|d| d.join("ndpi").is_dir())
-        .unwrap_or_else(|| panic!("shared captures not found; looked in {candidates:?}"));
+    let dir = shared_dir::captures_dir();
     let bytes = std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
     let format = CaptureReader::new(&bytes[..]).unwrap().format();
     let again = match format {
