@@ -17,16 +17,16 @@ deps:
 	sh .ci/deps
 
 # Every test: unit and integration tests of the crate, then the suites the other targets add.
-test: test-unit test-lab
+test: deps test-unit test-lab
 
 test-unit:
 	$(CARGO) test --locked
 
 # End-to-end lab in network namespaces (root): the real daemon and rules against simulators.
-test-lab: build
+test-lab: deps build
 	cd tests/lab && FTWALL_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest
 
-demo: build
+demo: deps build
 	@echo "demo: see README.md"
 
 clean:
