@@ -35,6 +35,18 @@ fn mixed_packets() -> Vec<(Vec<u8>, Path)> {
             v.push((tcp(&v6host, "[2001:db8:80::1]:80", true, b""), Path::LanToWan));
         }
         v.push((vec![0x45, 0, 0, (n % 40) as u8], Path::LanToWan));
+        if n % 5 == 0 {
+            // DNS: a matching answer from the router's resolver, an upstream one with a
+            // CNAME chain, a query, and the client's connection to the learned address.
+            use common::dns::{query, response, Rdata};
+            let cache = format!("198.51.100.{}", n % 200 + 20);
+            let a = response("cache0.winmx.com", &[("cache0.winmx.com", 30, Rdata::A(&cache))]);
+            v.push((udp("10.1.0.254:53", &format!("{host}:5353"), &a), Path::RouterToLan));
+            let c = response("www.winmx.com", &[("www.winmx.com", 60, Rdata::Cname("edge.example")), ("edge.example", 60, Rdata::Aaaa("2001:db8:77::1"))]);
+            v.push((udp("203.0.113.53:53", "192.0.2.1:31000", &c), Path::WanToRouter));
+            v.push((udp(&format!("{host}:5353"), "10.1.0.254:53", &query("cache0.winmx.com", 1)), Path::LanToRouter));
+            v.push((tcp(&format!("{host}:{}", 20000 + n), &format!("{cache}:7950"), true, b""), Path::LanToWan));
+        }
     }
     v
 }
@@ -42,7 +54,9 @@ fn mixed_packets() -> Vec<(Vec<u8>, Path)> {
 #[test]
 fn a_warm_engine_allocates_nothing_per_packet() {
     let packets = mixed_packets();
-    let mut engine = Engine::new(Config { log: LogMask::parse("uUtTcpm").unwrap(), ..Config::default() });
+    let mut patterns = ftwall::dns::PatternSet::new();
+    patterns.add("*.winmx.com").unwrap();
+    let mut engine = Engine::new(Config { log: LogMask::parse("uUtTcpmD").unwrap(), patterns, ..Config::default() });
     let mut actions = 0usize;
     let mut sink = |a: Action| {
         // Touch the action so it is not optimised away; dropping it frees nothing.
@@ -72,5 +86,6 @@ fn a_warm_engine_allocates_nothing_per_packet() {
     assert!(processed >= 100_000);
     assert!(actions > 0, "the mix must make the engine act, or the test proves little");
     assert!(engine.counters().dropped > 0 && engine.counters().accepted > 0);
+    assert!(engine.counters().dns_learned > 0 && engine.counters().detections[ftwall::detect::Protocol::DnsName as usize] > 0);
     assert_eq!(allocs, 0, "{allocs} heap allocations while processing {processed} packets");
 }

@@ -165,7 +165,7 @@ where
             if is_matched(&target, &chain) {
                 continue;
             }
-            if chain.names.push(target.clone()).is_err() {
+            if chain.names.push(target).is_err() {
                 chain.cut = true;
                 break;
             }

@@ -34,8 +34,9 @@ const HEADER_LEN: usize = 12;
 /// final zero.
 pub const MAX_TEXT_LEN: usize = MAX_WIRE_LEN - 2;
 
-/// A decoded domain name in a fixed buffer (no allocation).
-#[derive(Clone)]
+/// A decoded domain name in a fixed buffer (no allocation). `Copy`, so that log events
+/// can carry one.
+#[derive(Clone, Copy)]
 pub struct Name {
     len: u8,
     buf: [u8; MAX_TEXT_LEN],
@@ -152,26 +153,92 @@ impl PartialEq for Name {
 impl Eq for Name {}
 
 impl fmt::Display for Name {
-    /// Writes the name as text; bytes that are not printable ASCII are written as
-    /// `\DDD` (RFC 1035 master-file escaping) so that hostile names cannot forge log lines.
+    /// Writes the name as text, escaped (see [`write_escaped`]); the root is `.`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_root() {
             return f.write_str(".");
         }
-        for &b in self.as_bytes() {
-            if b.is_ascii_graphic() && b != b'\\' {
-                fmt::Write::write_char(f, char::from(b))?;
-            } else {
-                write!(f, "\\{b:03}")?;
-            }
-        }
-        Ok(())
+        write_escaped(f, self.as_bytes())
     }
 }
 
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Name({self})")
+    }
+}
+
+/// Writes name bytes as text; bytes that are not printable ASCII (and the backslash) are
+/// written as `\DDD` (RFC 1035 master-file escaping), so that hostile names cannot
+/// forge log lines or split a line of a file into words.
+fn write_escaped(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+    for &b in bytes {
+        if b.is_ascii_graphic() && b != b'\\' {
+            fmt::Write::write_char(f, char::from(b))?;
+        } else {
+            write!(f, "\\{b:03}")?;
+        }
+    }
+    Ok(())
+}
+
+/// How many characters of a name the engine's DNS table keeps for display.
+pub const TAIL_LEN: usize = 47;
+
+/// The last [`TAIL_LEN`] characters of a name: what `status` and the training file show
+/// for an address learned from DNS (the end of a name says the most about it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct NameTail {
+    len: u8,
+    /// True if the start of the name was cut off.
+    cut: bool,
+    buf: [u8; TAIL_LEN],
+}
+
+impl NameTail {
+    pub const EMPTY: NameTail = NameTail { len: 0, cut: false, buf: [0; TAIL_LEN] };
+
+    /// Keeps the end of `text` (a name in presentation form, or anything read back from
+    /// a file; a leading ".." marking an earlier cut is dropped).
+    pub fn of(text: &[u8]) -> NameTail {
+        let (text, was_cut) = match text.strip_prefix(b"..") {
+            Some(rest) => (rest, true),
+            None => (text, false),
+        };
+        let keep = text.len().min(TAIL_LEN);
+        let mut buf = [0; TAIL_LEN];
+        buf[..keep].copy_from_slice(&text[text.len() - keep..]);
+        // keep <= TAIL_LEN < 256
+        NameTail { len: keep as u8, cut: was_cut || keep < text.len(), buf }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+impl From<&Name> for NameTail {
+    fn from(n: &Name) -> NameTail {
+        NameTail::of(n.as_bytes())
+    }
+}
+
+impl fmt::Display for NameTail {
+    /// One word, escaped like [`Name`]; a cut name starts with `..`; an empty one is `-`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.len == 0 {
+            return f.write_str("-");
+        }
+        if self.cut {
+            f.write_str("..")?;
+        }
+        write_escaped(f, self.as_bytes())
+    }
+}
+
+impl fmt::Debug for NameTail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NameTail({self})")
     }
 }
 
@@ -295,6 +362,20 @@ mod tests {
         assert_eq!(decode(&msg(b"\xc0"), 12), Err(DnsError::Truncated));
         assert_eq!(decode(&msg(b""), 12), Err(DnsError::Truncated));
         assert_eq!(decode(&msg(b""), usize::MAX), Err(DnsError::Truncated));
+    }
+
+    #[test]
+    fn tails_keep_the_end_of_long_names() {
+        let short = NameTail::of(b"cache0.winmx.com");
+        assert_eq!(short.to_string(), "cache0.winmx.com");
+        let long = format!("{}.z1303.winmx.com", "a".repeat(60));
+        let t = NameTail::of(long.as_bytes());
+        assert_eq!(t.as_bytes().len(), TAIL_LEN);
+        assert!(t.to_string().starts_with("..") && t.to_string().ends_with(".z1303.winmx.com"));
+        // Read back from its own text, it stays the same.
+        assert_eq!(NameTail::of(t.to_string().as_bytes()), t);
+        assert_eq!(NameTail::EMPTY.to_string(), "-");
+        assert_eq!(NameTail::of(b"a b").to_string(), "a\\032b");
     }
 
     #[test]

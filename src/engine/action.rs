@@ -6,6 +6,8 @@ use std::net::IpAddr;
 
 use crate::addr::{Endpoint, MacAddr};
 use crate::detect::{Protocol, ReplyBytes};
+use crate::dns::name::NameTail;
+use crate::dns::DnsError;
 
 /// Where a packet travels, as told by the caller (the daemon knows it from the
 /// interfaces, `inspect` from the LAN networks).
@@ -132,6 +134,34 @@ pub enum Event {
     Client { client: IpAddr, change: ClientChange, protocol: Protocol, what: &'static str, mac: Option<MacAddr> },
     /// A peer learned (p).
     Peer { peer: Endpoint, protocol: Protocol, source: PeerSource },
+    /// DNS traffic (d, a; learned and refused addresses also p).
+    Dns(DnsEvent),
+}
+
+/// What the engine saw of DNS. Names are carried as their last characters
+/// ([`NameTail`]), which keeps every event small enough to pass by value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DnsEvent {
+    /// A question on its way to a resolver (d). `client` asked it (the router's own
+    /// resolver when it asks upstream).
+    Query { client: IpAddr, name: NameTail, qtype: u16 },
+    /// An address record of an answer (a; p too when learned or refused).
+    Answer { name: NameTail, addr: IpAddr, ttl: u32, outcome: DnsOutcome },
+    /// An answer that could not be read and was ignored as a whole (a).
+    Unreadable { server: IpAddr, error: DnsError },
+}
+
+/// What became of one address record of a DNS answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DnsOutcome {
+    /// Its name matched a pattern: the address is blocked for this many seconds (the
+    /// TTL, clamped), or its block was extended to that.
+    Learned { secs: u32 },
+    /// Its name matched, but the address may never be blocked (the router, the LAN,
+    /// loopback, link-local, multicast, the never-block list, an exempt host).
+    Refused,
+    /// Its name matched no pattern.
+    NotMatched,
 }
 
 /// Something the caller must do for the engine.

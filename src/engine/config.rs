@@ -4,9 +4,16 @@ use std::net::IpAddr;
 
 use crate::addr::{is_special, IpNet, MacAddr};
 use crate::detect::ProtocolSet;
+use crate::dns::PatternSet;
 
 /// The default time-lock, in seconds (ftwall's `-t`).
 pub const DEFAULT_LOCK_SECS: u32 = 120;
+
+/// How long an address learned from DNS stays blocked, whatever the record's TTL says:
+/// at least 10 minutes (load-balanced names carry TTLs of seconds, but clients keep using
+/// an address much longer), at most a day (addresses move; a stale block must end).
+pub const DNS_MIN_SECS: u32 = 600;
+pub const DNS_MAX_SECS: u32 = 86_400;
 
 /// Which log classes to produce: ftwall's letters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,10 +32,14 @@ pub struct LogMask {
     pub peers: bool,
     /// `m`: add the client's MAC address to log lines.
     pub mac: bool,
+    /// `d`: DNS queries (ftwall 2's debug class).
+    pub dns_queries: bool,
+    /// `a`: DNS answers: every address record read, and unreadable messages. (`D`: both.)
+    pub dns_answers: bool,
 }
 
 impl LogMask {
-    pub const LETTERS: &'static str = "uUtTcpm";
+    pub const LETTERS: &'static str = "uUtTcpmdaD";
 
     /// Reads a letter set such as `utcp`; an unknown letter is an error naming it.
     pub fn parse(letters: &str) -> Result<LogMask, char> {
@@ -42,6 +53,9 @@ impl LogMask {
                 'c' => m.clients = true,
                 'p' => m.peers = true,
                 'm' => m.mac = true,
+                'd' => m.dns_queries = true,
+                'a' => m.dns_answers = true,
+                'D' => (m.dns_queries, m.dns_answers) = (true, true),
                 other => return Err(other),
             }
         }
@@ -57,6 +71,8 @@ impl LogMask {
             clients: self.clients || o.clients,
             peers: self.peers || o.peers,
             mac: self.mac || o.mac,
+            dns_queries: self.dns_queries || o.dns_queries,
+            dns_answers: self.dns_answers || o.dns_answers,
         }
     }
 }
@@ -84,6 +100,11 @@ pub struct Config {
     pub log: LogMask,
     /// Seed for the tables' hash, so that an attacker cannot aim at one bucket.
     pub seed: u32,
+    /// DNS names whose addresses are blocked (ftwall 2's wildcards; see [`crate::dns`]).
+    pub patterns: PatternSet,
+    /// Bounds on how long a DNS-learned address stays blocked (the record's TTL, clamped).
+    pub dns_min_secs: u32,
+    pub dns_max_secs: u32,
 }
 
 impl Default for Config {
@@ -98,6 +119,9 @@ impl Default for Config {
             never_block: Vec::new(),
             log: LogMask::default(),
             seed: 0x5eed_f7a1,
+            patterns: PatternSet::new(),
+            dns_min_secs: DNS_MIN_SECS,
+            dns_max_secs: DNS_MAX_SECS,
         }
     }
 }

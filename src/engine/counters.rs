@@ -17,6 +17,13 @@ pub struct Counters {
     pub clients_evicted: u64,
     pub peers_evicted: u64,
     pub flows_evicted: u64,
+    /// DNS answers read, refused as unreadable (malformed, truncated, looping), and their
+    /// address records learned, refused by the safety rules, and evicted from the table.
+    pub dns_answers: u64,
+    pub dns_unreadable: u64,
+    pub dns_learned: u64,
+    pub dns_refused: u64,
+    pub dns_evicted: u64,
     /// Detections per protocol, indexed by `Protocol as usize`.
     pub detections: [u64; Protocol::ALL.len()],
 }
@@ -41,6 +48,11 @@ impl Counters {
             ("clients_evicted", self.clients_evicted),
             ("peers_evicted", self.peers_evicted),
             ("flows_evicted", self.flows_evicted),
+            ("dns_answers", self.dns_answers),
+            ("dns_unreadable", self.dns_unreadable),
+            ("dns_learned", self.dns_learned),
+            ("dns_refused", self.dns_refused),
+            ("dns_evicted", self.dns_evicted),
         ];
         fixed.into_iter().chain(Protocol::ALL.iter().map(|&p| (p.name(), self.detections[p as usize])))
     }

@@ -5,8 +5,10 @@
 //! on evidence, and decides:
 //!
 //! 1. evidence of a peer-to-peer protocol: drop (and, for a UDP probe, spoof the peer's
-//!    answer so the client stays in its UDP discovery mode);
-//! 2. a packet to or from a known peer: drop;
+//!    answer so the client stays in its UDP discovery mode); a client's packet to an
+//!    address learned from a DNS answer for a configured name pattern counts as evidence
+//!    (see `dnslearn`);
+//! 2. a packet to or from a known peer (or a DNS-learned address): drop;
 //! 3. a packet from a time-locked client to the internet: drop;
 //! 4. anything else: accept.
 //!
@@ -17,13 +19,15 @@
 mod action;
 mod config;
 mod counters;
+mod dnslearn;
 mod state;
 pub mod table;
 
 pub use action::*;
 pub use config::*;
 pub use counters::Counters;
-pub use state::{Capacities, ClientStatus, INSPECT_PAYLOADS};
+pub use dnslearn::LEARNED_ADDRESS;
+pub use state::{Capacities, ClientStatus, DnsStatus, INSPECT_PAYLOADS};
 
 use std::net::IpAddr;
 
@@ -51,6 +55,8 @@ pub struct Engine {
     clients: Table<IpAddr, Client, CLIENT_WAYS>,
     peers: Table<IpAddr, Peer, PEER_WAYS>,
     flows: Table<FlowKey, Flow, FLOW_WAYS>,
+    /// Addresses learned from DNS answers (see `dnslearn`).
+    dns: Table<IpAddr, DnsEntry, DNS_WAYS>,
     counters: Counters,
 }
 
@@ -80,6 +86,7 @@ impl Engine {
             clients: Table::new(CLIENT_BUCKETS, seed),
             peers: Table::new(PEER_BUCKETS, seed.rotate_left(11)),
             flows: Table::new(FLOW_BUCKETS, seed.rotate_left(22)),
+            dns: Table::new(DNS_BUCKETS, seed.rotate_left(5)),
             config,
             counters: Counters::default(),
         }
@@ -99,7 +106,12 @@ impl Engine {
     }
 
     pub fn capacities(&self) -> Capacities {
-        Capacities { clients: self.clients.capacity(), peers: self.peers.capacity(), flows: self.flows.capacity() }
+        Capacities {
+            clients: self.clients.capacity(),
+            peers: self.peers.capacity(),
+            flows: self.flows.capacity(),
+            dns: self.dns.capacity(),
+        }
     }
 
     /// Clients with evidence, with the time left on their lock.
@@ -165,6 +177,7 @@ impl Engine {
             bump(&mut self.counters.malformed);
             return Decision::accept(Reason::Malformed);
         };
+        self.dns_traffic(&ip, pkt.path, now, out);
         let (client_ip, remote_ip, from_client, remote_is_router) = match pkt.path {
             Path::LanToWan => (ip.src, ip.dst, true, false),
             Path::LanToRouter => (ip.src, ip.dst, true, true),
@@ -206,9 +219,12 @@ impl Engine {
             } else {
                 Reason::Clean
             }),
-            None => match self.blocked(client_ip, remote_ip, from_client, remote_is_router, now) {
-                Some(reason) => self.verdict_drop(reason),
-                None => Decision::accept(Reason::Clean),
+            None => match self.dns_connect(&s, now, out) {
+                Some(d) => d,
+                None => match self.blocked(client_ip, remote_ip, from_client, remote_is_router, now) {
+                    Some(reason) => self.verdict_drop(reason),
+                    None => Decision::accept(Reason::Clean),
+                },
             },
         };
         self.log_packet(proto, &s, &d, out);
@@ -223,6 +239,9 @@ impl Engine {
         if let Some(p) = self.peers.get_mut(&remote) {
             p.last_hit = now;
             return Some(Reason::KnownPeer(p.protocol));
+        }
+        if self.is_dns_blocked(remote, now) {
+            return Some(Reason::KnownPeer(Protocol::DnsName));
         }
         if from_client && self.config.lock_secs > 0 {
             if let Some(c) = self.clients.get(&client) {
@@ -459,6 +478,7 @@ impl Engine {
     /// (and again at three quarters, in case the first is lost). Call it at least once a
     /// second, packets or not.
     pub fn tick(&mut self, now: Millis, out: &mut impl FnMut(Action)) {
+        self.expire_dns(now);
         let enforcing_lock = self.config.lock_secs > 0 && self.enforcing();
         let log_clients = self.config.log.clients;
         self.clients.retain(

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use crate::addr::{Endpoint, MacAddr};
 use crate::detect::{FlowView, Proto, Protocol, ReplyBytes};
+use crate::dns::name::NameTail;
 use crate::time::Millis;
 
 /// Table sizes. Capacity is buckets times ways.
@@ -16,6 +17,8 @@ pub const PEER_BUCKETS: usize = 1024;
 pub const PEER_WAYS: usize = 8;
 pub const FLOW_BUCKETS: usize = 1024;
 pub const FLOW_WAYS: usize = 8;
+pub const DNS_BUCKETS: usize = 256;
+pub const DNS_WAYS: usize = 4;
 
 /// Payload-carrying packets per direction that detectors see in each flow; later packets
 /// of an undecided flow pass unexamined (the kernel rules stop queueing them too).
@@ -52,6 +55,25 @@ pub struct Peer {
     pub learned: Millis,
     /// Last time it was learned again or matched a packet: the eviction rank.
     pub last_hit: Millis,
+}
+
+/// An address learned from a DNS answer whose name matched a pattern. Blocked by the
+/// engine only (not put in the kernel's peer set), so that a client's connection to it
+/// still reaches the engine and time-locks the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DnsEntry {
+    /// When the block ends: the record's TTL after the latest answer, clamped.
+    pub until: Millis,
+    /// The end of the name it was learned from, for `status` and the training file.
+    pub name: NameTail,
+}
+
+/// An address blocked by DNS name, as shown by `status` and saved in the training file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DnsStatus {
+    pub ip: IpAddr,
+    pub name: NameTail,
+    pub secs_left: u32,
 }
 
 /// Identifies a flow from the LAN client's point of view.
@@ -95,6 +117,7 @@ pub struct Capacities {
     pub clients: usize,
     pub peers: usize,
     pub flows: usize,
+    pub dns: usize,
 }
 
 /// A client as shown by `status`.

@@ -96,3 +96,57 @@ pub mod fasttrack {
         .into_bytes()
     }
 }
+
+/// DNS messages built from RFC 1035 section 4.1, without compression.
+pub mod dns {
+    /// One answer record's data.
+    pub enum Rdata<'a> {
+        A(&'a str),
+        Aaaa(&'a str),
+        Cname(&'a str),
+    }
+
+    pub fn name(n: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for label in n.split('.').filter(|l| !l.is_empty()) {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+        out
+    }
+
+    fn header(id: u16, flags: u16, questions: u16, answers: u16) -> Vec<u8> {
+        [id, flags, questions, answers, 0, 0].iter().flat_map(|v| v.to_be_bytes()).collect()
+    }
+
+    /// A query (recursion desired) for `qname`, type A (1) or AAAA (28).
+    pub fn query(qname: &str, qtype: u16) -> Vec<u8> {
+        let mut m = header(0x4242, 0x0100, 1, 0);
+        m.extend(name(qname));
+        m.extend(qtype.to_be_bytes());
+        m.extend(1u16.to_be_bytes());
+        m
+    }
+
+    /// A response to an A query for `qname` holding `answers` (owner, ttl, data).
+    pub fn response(qname: &str, answers: &[(&str, u32, Rdata<'_>)]) -> Vec<u8> {
+        let mut m = header(0x4242, 0x8180, 1, answers.len() as u16);
+        m.extend(name(qname));
+        m.extend([0, 1, 0, 1]);
+        for (owner, ttl, data) in answers {
+            let (rtype, rdata): (u16, Vec<u8>) = match data {
+                Rdata::A(ip) => (1, ip.parse::<std::net::Ipv4Addr>().expect("IPv4").octets().to_vec()),
+                Rdata::Aaaa(ip) => (28, ip.parse::<std::net::Ipv6Addr>().expect("IPv6").octets().to_vec()),
+                Rdata::Cname(target) => (5, name(target)),
+            };
+            m.extend(name(owner));
+            m.extend(rtype.to_be_bytes());
+            m.extend(1u16.to_be_bytes());
+            m.extend(ttl.to_be_bytes());
+            m.extend((rdata.len() as u16).to_be_bytes());
+            m.extend(rdata);
+        }
+        m
+    }
+}
