@@ -14,6 +14,7 @@
 pub mod addr;
 pub mod capture;
 pub mod cli;
+pub mod daemon;
 pub mod detect;
 pub mod dns;
 pub mod engine;

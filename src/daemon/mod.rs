@@ -1,0 +1,698 @@
+//! The daemon: the thin, living edge around the engine. It takes packets from an
+//! NFQUEUE queue, asks the engine, gives every packet exactly one verdict, carries out
+//! the engine's actions (spoofed answers, probes, storefile lines, client files, kernel
+//! sets, logs) and keeps the engine's clock running when no packet comes.
+//!
+//! # Lifecycle
+//! Start: read the storefile and preload its peers (into the engine and the kernel's
+//! peer set), open the raw and probe sockets, bind the queue, then detach unless `-d` or
+//! `-s` was given, write the pid file, and drop every capability but CAP_NET_ADMIN and
+//! CAP_NET_RAW. Everything that can fail at start fails before detaching, so an init
+//! script sees the error.
+//!
+//! The default is to detach (fork, new session, `/`, stdio on /dev/null) because that is
+//! what ftwall always did and what SysV init scripts expect. Supervisors that watch a
+//! foreground process (OpenWrt's procd, systemd) pass `-s`.
+//!
+//! # Signals
+//! * SIGTERM, SIGINT: stop cleanly. Packets already queued get their verdicts, the
+//!   storefile is synced to the disk, the client files are removed (nothing would remove
+//!   them later; the kernel's lock timeouts end the locks on their own), the status file
+//!   and the pid file are removed. Exit status 0.
+//! * SIGHUP: re-read what can change while running: the storefile (lines added by hand
+//!   are loaded and blocked; removing a line takes effect at the next start), the
+//!   interface indices (an interface that was re-created), the syslog connection; and
+//!   refill the kernel sets from memory, which repairs them after a firewall reload
+//!   flushed them. Options given on the command line do not change.
+//! * SIGUSR1: write the status file now.
+//!
+//! # Failures
+//! A problem with a file (storefile, client directory, status file) or a kernel set
+//! update never stops the firewall: it is logged (at most once a minute per kind) and
+//! the daemon goes on blocking from memory. A panic inside the engine for one packet is
+//! caught: that packet is accepted, the panic is counted and logged, and the loop goes
+//! on (the release profile keeps panic=unwind for this).
+
+mod caps;
+mod clientdir;
+pub mod datagram;
+pub mod kernel;
+mod logging;
+pub mod path;
+mod peerstore;
+mod process;
+mod queue;
+mod send;
+mod signals;
+pub mod status;
+mod syslog;
+
+use std::net::IpAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Mutex;
+
+use crate::addr::{IpNet, MacAddr};
+use crate::engine::{Action, Config, Engine, LogMask, Packet, Verdict as EngineVerdict};
+use crate::storefile::Entry;
+use crate::time::Millis;
+use clientdir::ClientDir;
+use kernel::{KernelSets, NoSets};
+use logging::{LogSetup, Logger};
+use path::{Devices, Interfaces};
+use peerstore::PeerStore;
+use queue::{Queue, Verdict};
+use send::Senders;
+use signals::Signals;
+
+/// The mark bit that tells the rules a packet was already passed by the daemon (the
+/// accept verdict is NF_REPEAT with this bit set; see the rules module).
+pub const PASS_MARK: u32 = 0x1000_0000;
+
+/// Default copy range: headers plus the first payload bytes, all any detector reads.
+pub const DEFAULT_COPY_BYTES: u32 = 2048;
+
+/// Default status file.
+pub const DEFAULT_STATUS_FILE: &str = "/var/run/ftwall/status";
+
+/// What the daemon needs from the command line.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `-d`/`-s`: stay in the foreground.
+    pub foreground: bool,
+    /// `-d`: debug output.
+    pub debug: bool,
+    pub queue: u16,
+    /// `-b`: bytes of each packet copied from the kernel.
+    pub copy_bytes: u32,
+    pub storefile: Option<PathBuf>,
+    pub client_dir: Option<PathBuf>,
+    /// `-l` letters (syslog) and `-L` letters (stderr).
+    pub syslog_events: LogMask,
+    pub stderr_events: LogMask,
+    pub lan_ifs: Vec<String>,
+    pub wan_ifs: Vec<String>,
+    /// `--lan`: used to tell directions when no LAN interface is named.
+    pub lan_nets: Vec<IpNet>,
+    pub status_file: PathBuf,
+    pub pidfile: Option<PathBuf>,
+    /// `--fail-closed`: the queue drops instead of accepting when it overflows.
+    pub fail_closed: bool,
+    /// `--no-ipv6`.
+    pub ipv6: bool,
+    /// How accepted packets go back (NF_REPEAT with [`PASS_MARK`] for ftwall's rules).
+    pub accept_as: AcceptAs,
+    /// The engine's settings (its `log` must be the union of both letter sets).
+    pub engine: Config,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            foreground: false,
+            debug: false,
+            queue: 0,
+            copy_bytes: DEFAULT_COPY_BYTES,
+            storefile: None,
+            client_dir: None,
+            syslog_events: LogMask::default(),
+            stderr_events: LogMask::default(),
+            lan_ifs: Vec::new(),
+            wan_ifs: Vec::new(),
+            lan_nets: Vec::new(),
+            status_file: PathBuf::from(DEFAULT_STATUS_FILE),
+            pidfile: None,
+            fail_closed: false,
+            ipv6: true,
+            accept_as: AcceptAs::RepeatWithMark(PASS_MARK),
+            engine: Config::default(),
+        }
+    }
+}
+
+pub use queue::AcceptAs;
+
+/// Runs the daemon until it is told to stop. Returns the process exit status.
+pub fn run(mut opts: Options) -> i32 {
+    opts.engine.log = opts.engine.log.union(opts.syslog_events).union(opts.stderr_events);
+    let logger = Logger::install(LogSetup {
+        syslog_events: opts.syslog_events,
+        stderr_events: opts.stderr_events,
+        debug: opts.debug,
+    });
+    install_panic_hook();
+    let mut d = match Daemon::start(opts, logger) {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!("{e}");
+            return 1;
+        }
+    };
+    let code = d.run();
+    d.stop();
+    code
+}
+
+/// A monotonic clock in milliseconds (CLOCK_MONOTONIC; never jumps with the wall clock).
+pub fn monotonic_now() -> Millis {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let ms = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000;
+    Millis(secs.saturating_mul(1000).saturating_add(ms))
+}
+
+/// The last panic's message, for the log line written where it is caught (the default
+/// hook would print to a stderr that is /dev/null once detached).
+static LAST_PANIC: Mutex<String> = Mutex::new(String::new());
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = match info.payload().downcast_ref::<&str>() {
+            Some(s) => s.to_string(),
+            None => info.payload().downcast_ref::<String>().cloned().unwrap_or_default(),
+        };
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = format!("{msg}{at}");
+        }
+    }));
+}
+
+fn last_panic() -> String {
+    LAST_PANIC.lock().map(|s| s.clone()).unwrap_or_default()
+}
+
+/// Kinds of trouble that are logged at most once per [`THROTTLE_MS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trouble {
+    Panic,
+    Verdict,
+    Recv,
+    Spoof,
+    Probe,
+    Storefile,
+    ClientDir,
+    KernelSet,
+    StatusFile,
+    MarkLoop,
+}
+
+const TROUBLE_KINDS: usize = 10;
+const THROTTLE_MS: u64 = 60_000;
+
+/// Counts of trouble, for `status` and the throttled log.
+#[derive(Default)]
+struct Troubles {
+    count: [u64; TROUBLE_KINDS],
+    last_logged: [Option<Millis>; TROUBLE_KINDS],
+    unlogged: [u64; TROUBLE_KINDS],
+}
+
+impl Troubles {
+    const NAMES: [&'static str; TROUBLE_KINDS] = [
+        "daemon_engine_panics",
+        "daemon_verdict_errors",
+        "daemon_recv_errors",
+        "daemon_spoof_errors",
+        "daemon_probe_errors",
+        "daemon_storefile_errors",
+        "daemon_client_dir_errors",
+        "daemon_kernel_set_errors",
+        "daemon_status_file_errors",
+        "daemon_mark_loops",
+    ];
+
+    /// Counts one, and logs it unless the same kind was logged less than a minute ago.
+    fn note(&mut self, kind: Trouble, now: Millis, what: impl FnOnce() -> String) {
+        let i = kind as usize;
+        self.count[i] = self.count[i].wrapping_add(1);
+        let due = self.last_logged[i].map_or(true, |t| now.since(t) >= THROTTLE_MS);
+        if due {
+            let more = match self.unlogged[i] {
+                0 => String::new(),
+                n => format!(" ({n} more like it not logged)"),
+            };
+            log::warn!("{}{more}", what());
+            self.last_logged[i] = Some(now);
+            self.unlogged[i] = 0;
+        } else {
+            self.unlogged[i] = self.unlogged[i].wrapping_add(1);
+        }
+    }
+
+    fn named(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        Self::NAMES.iter().copied().zip(self.count.iter().copied())
+    }
+}
+
+/// Everything the engine's actions touch.
+struct Effects {
+    senders: Senders,
+    store: Option<PeerStore>,
+    clients: Option<ClientDir>,
+    kernel: Box<dyn KernelSets>,
+    logger: &'static Logger,
+    troubles: Troubles,
+}
+
+impl Effects {
+    fn perform(&mut self, a: Action, now: Millis) {
+        match a {
+            Action::Spoof { from, to, payload } => {
+                if let Err(e) = self.senders.spoof(from, to, &payload) {
+                    self.troubles.note(Trouble::Spoof, now, || format!("cannot send the answer from {from} to {to}: {e}"));
+                }
+            }
+            Action::Probe { to, payload } => {
+                if let Err(e) = self.senders.probe(to, &payload) {
+                    self.troubles.note(Trouble::Probe, now, || format!("cannot probe {to}: {e}"));
+                }
+            }
+            Action::StorePeer { peer, protocol } => {
+                if let Some(store) = &mut self.store {
+                    if let Err(e) = store.add(Entry { peer, protocol }) {
+                        let path = store.path().display().to_string();
+                        let pending = store.pending();
+                        self.troubles.note(Trouble::Storefile, now, || {
+                            format!("cannot write peer {peer} to {path}: {e}; {pending} peers wait in memory (still blocked)")
+                        });
+                    }
+                }
+            }
+            Action::BlockPeer { ip } => {
+                if let Err(e) = self.kernel.block_peer(ip) {
+                    self.troubles.note(Trouble::KernelSet, now, || format!("cannot add peer {ip} to the kernel set: {e}"));
+                }
+            }
+            Action::Lock { client, secs } => {
+                if let Err(e) = self.kernel.lock(client, secs) {
+                    self.troubles.note(Trouble::KernelSet, now, || format!("cannot lock {client} in the kernel: {e}"));
+                }
+            }
+            Action::Unlock { client } => {
+                if let Err(e) = self.kernel.unlock(client) {
+                    self.troubles.note(Trouble::KernelSet, now, || format!("cannot unlock {client} in the kernel: {e}"));
+                }
+            }
+            Action::ClientOnline { client, protocol, mac } => {
+                if let Some(dir) = &self.clients {
+                    if let Err(e) = dir.online(client, protocol, mac, status::unix_now()) {
+                        self.troubles.note(Trouble::ClientDir, now, || format!("cannot write the client file of {client}: {e}"));
+                    }
+                }
+            }
+            Action::ClientOffline { client } => {
+                if let Some(dir) = &self.clients {
+                    if let Err(e) = dir.offline(client) {
+                        self.troubles.note(Trouble::ClientDir, now, || format!("cannot remove the client file of {client}: {e}"));
+                    }
+                }
+            }
+            Action::Log(event) => self.logger.event(&event),
+        }
+    }
+}
+
+struct Daemon {
+    opts: Options,
+    engine: Engine,
+    queue: Queue,
+    signals: Signals,
+    ifaces: Interfaces,
+    fx: Effects,
+    actions: Vec<Action>,
+    started_unix: u64,
+    detached: bool,
+}
+
+/// Packets handled per wake-up before the clock and the signals get a look.
+const BATCH: usize = 64;
+const TICK_MS: u64 = 1000;
+
+fn absolute(p: &FsPath) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+impl Daemon {
+    fn start(mut opts: Options, logger: &'static Logger) -> Result<Daemon, String> {
+        if opts.lan_ifs.is_empty() && opts.lan_nets.is_empty() {
+            return Err("the daemon needs to know the LAN: name it with --lan-if IFACE (or --lan CIDR)".into());
+        }
+        // Paths are made absolute before detaching moves us to `/`.
+        for p in [&mut opts.storefile, &mut opts.client_dir, &mut opts.pidfile].into_iter().flatten() {
+            *p = absolute(p);
+        }
+        opts.status_file = absolute(&opts.status_file);
+
+        let now = monotonic_now();
+        let mut engine = Engine::new(opts.engine.clone());
+        let mut kernel: Box<dyn KernelSets> = Box::new(NoSets);
+
+        let store = opts.storefile.as_deref().map(|path| {
+            let (store, report) = PeerStore::open(path);
+            let fresh = preload(&mut engine, path, &report, now);
+            if !opts.engine.monitor {
+                if let Err(e) = kernel.block_peers(&fresh) {
+                    log::warn!("cannot load the storefile's peers into the kernel set: {e}");
+                }
+            }
+            store
+        });
+
+        let clients = opts.client_dir.as_deref().and_then(|dir| match ClientDir::open(dir) {
+            Ok((c, stale)) => {
+                if stale > 0 {
+                    log::info!("removed {stale} client files left by an earlier run from {}", dir.display());
+                }
+                Some(c)
+            }
+            Err(e) => {
+                log::error!("client directory {}: {e}; running without it", dir.display());
+                None
+            }
+        });
+
+        let senders = Senders::open(opts.ipv6).map_err(|e| format!("cannot open the raw socket for spoofed answers: {e}"))?;
+        let copy = u16::try_from(opts.copy_bytes).unwrap_or(u16::MAX).max(64);
+        let queue = Queue::open(opts.queue, copy, !opts.fail_closed)
+            .map_err(|e| format!("cannot bind NFQUEUE queue {}: {e} (is nfnetlink_queue loaded, and are we root?)", opts.queue))?;
+        let signals = Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+
+        let mut d = Daemon {
+            ifaces: Interfaces::default(),
+            engine,
+            queue,
+            signals,
+            fx: Effects { senders, store, clients, kernel, logger, troubles: Troubles::default() },
+            actions: Vec::with_capacity(16),
+            started_unix: status::unix_now(),
+            detached: false,
+            opts,
+        };
+        d.resolve_interfaces();
+
+        if !d.opts.foreground {
+            process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
+            d.detached = true;
+            logger.reopen();
+        }
+        if let Some(p) = &d.opts.pidfile {
+            if let Err(e) = process::write_pidfile(p) {
+                log::error!("cannot write the pid file {}: {e}", p.display());
+            }
+        }
+        // The status file's directory is made while we still may.
+        if let Some(dir) = d.opts.status_file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        match caps::keep_only(&[caps::CAP_NET_ADMIN, caps::CAP_NET_RAW]) {
+            Ok(left) => log::debug!("capabilities left: {left:#x}"),
+            Err(e) => log::warn!("cannot drop capabilities: {e}"),
+        }
+        log::info!(
+            "started: queue {}, {} peers known, lock {} s{}",
+            d.queue.number(),
+            d.engine.peers().count(),
+            d.opts.engine.lock_secs,
+            if d.opts.engine.monitor { ", monitor mode (nothing is blocked)" } else { "" }
+        );
+        Ok(d)
+    }
+
+    fn resolve_interfaces(&mut self) {
+        let (lan, missing_lan) = path::resolve(&self.opts.lan_ifs);
+        let (wan, missing_wan) = path::resolve(&self.opts.wan_ifs);
+        for name in missing_lan.iter().chain(&missing_wan) {
+            log::warn!("interface {name} does not exist (yet); send SIGHUP once it does");
+        }
+        self.ifaces = Interfaces { lan, wan };
+    }
+
+    fn run(&mut self) -> i32 {
+        let mut now = monotonic_now();
+        let mut next_tick = now;
+        let mut next_status = now;
+        let mut next_retry = now.plus(peerstore::RETRY_MS);
+        loop {
+            if now >= next_tick {
+                self.tick(now);
+                next_tick = now.plus(TICK_MS);
+            }
+            if now >= next_retry {
+                self.retry_store(now);
+                next_retry = now.plus(peerstore::RETRY_MS);
+            }
+            if now >= next_status {
+                self.write_status(now);
+                next_status = now.plus(status::INTERVAL_SECS * 1000);
+            }
+            let wake = next_tick.min(next_status);
+            let timeout = i32::try_from(wake.since(now).min(TICK_MS)).unwrap_or(1000);
+            let ready = match queue::wait(&[self.queue.fd(), self.signals.fd()], timeout) {
+                Ok(r) => r,
+                Err(e) => {
+                    log::error!("cannot wait for packets: {e}");
+                    return 1;
+                }
+            };
+            let req = self.signals.take();
+            now = monotonic_now();
+            if req.stop {
+                log::info!("stopping on a signal");
+                return 0;
+            }
+            if req.reload {
+                self.reload(now);
+            }
+            if req.status {
+                self.write_status(now);
+                next_status = now.plus(status::INTERVAL_SECS * 1000);
+            }
+            if ready.first() == Some(&true) {
+                self.drain(BATCH);
+                now = monotonic_now();
+            }
+        }
+    }
+
+    /// Handles up to `max` queued packets.
+    fn drain(&mut self, max: usize) -> usize {
+        let mut n = 0;
+        while n < max {
+            match self.queue.recv() {
+                Ok(Some(msg)) => self.handle(msg),
+                Ok(None) => break,
+                Err(e) => {
+                    let now = monotonic_now();
+                    self.fx.troubles.note(Trouble::Recv, now, || format!("cannot read from the queue: {e}"));
+                    break;
+                }
+            }
+            n += 1;
+        }
+        n
+    }
+
+    fn handle(&mut self, msg: nfq::Message) {
+        let now = monotonic_now();
+        let mut accept_as = self.opts.accept_as;
+        let looped = matches!(accept_as, AcceptAs::RepeatWithMark(bit) if msg.get_nfmark() & bit != 0);
+        let verdict = if looped {
+            // The packet came back although we marked it: the queue rule does not skip
+            // marked packets. Accept it for good instead of looping.
+            accept_as = AcceptAs::Accept;
+            self.fx.troubles.note(Trouble::MarkLoop, now, || {
+                format!("a passed packet was queued again: the queue rule must skip mark {PASS_MARK:#x} (use `ftwall rules`)")
+            });
+            Verdict::Accept
+        } else {
+            self.decide(&msg, now)
+        };
+        if let Err(e) = self.queue.verdict(msg, verdict, accept_as) {
+            self.fx.troubles.note(Trouble::Verdict, now, || format!("cannot give a verdict: {e}"));
+        }
+        let Daemon { actions, fx, .. } = self;
+        let done = catch_unwind(AssertUnwindSafe(|| {
+            for a in actions.drain(..) {
+                fx.perform(a, now);
+            }
+        }));
+        if done.is_err() {
+            self.actions.clear();
+            self.fx.troubles.note(Trouble::Panic, now, || format!("panic while carrying out actions: {}", last_panic()));
+        }
+    }
+
+    /// Asks the engine about one packet; a panic in there accepts the packet.
+    fn decide(&mut self, msg: &nfq::Message, now: Millis) -> Verdict {
+        let bytes = msg.get_payload();
+        let path = if self.opts.lan_ifs.is_empty() {
+            match path::addresses(bytes) {
+                Some((src, dst)) => path::path_by_address(&self.opts.lan_nets, msg.get_hook(), src, dst),
+                None => crate::engine::Path::RouterToWan,
+            }
+        } else {
+            self.ifaces.path(Devices {
+                indev: msg.get_indev(),
+                outdev: msg.get_outdev(),
+                physindev: msg.get_physindev(),
+                physoutdev: msg.get_physoutdev(),
+            })
+        };
+        let mac = msg.get_hw_addr().and_then(|h| <[u8; 6]>::try_from(h).ok()).map(MacAddr);
+        self.actions.clear();
+        let Daemon { engine, actions, .. } = self;
+        let pkt = Packet { bytes, path, mac };
+        match catch_unwind(AssertUnwindSafe(|| engine.process(&pkt, now, &mut |a| actions.push(a)))) {
+            Ok(d) => match d.verdict {
+                EngineVerdict::Accept => Verdict::Accept,
+                EngineVerdict::Drop => Verdict::Drop,
+            },
+            Err(_) => {
+                self.actions.clear();
+                let len = bytes.len();
+                self.fx.troubles.note(Trouble::Panic, now, || {
+                    format!("the engine panicked on a {len}-byte packet ({path:?}); accepted it: {}", last_panic())
+                });
+                Verdict::Accept
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Millis) {
+        self.actions.clear();
+        let Daemon { engine, actions, fx, .. } = self;
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            engine.tick(now, &mut |a| actions.push(a));
+            for a in actions.drain(..) {
+                fx.perform(a, now);
+            }
+        }));
+        if r.is_err() {
+            self.actions.clear();
+            self.fx.troubles.note(Trouble::Panic, now, || format!("panic in the engine's clock: {}", last_panic()));
+        }
+    }
+
+    fn retry_store(&mut self, now: Millis) {
+        if let Some(store) = &mut self.fx.store {
+            if store.pending() > 0 {
+                match store.retry() {
+                    Ok(()) => log::info!("the storefile {} is writable again", store.path().display()),
+                    Err(e) => {
+                        let path = store.path().display().to_string();
+                        self.fx.troubles.note(Trouble::Storefile, now, || format!("storefile {path} still not writable: {e}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// SIGHUP: see the module documentation.
+    fn reload(&mut self, now: Millis) {
+        log::info!("reloading (SIGHUP)");
+        self.fx.logger.reopen();
+        self.resolve_interfaces();
+        if let Some(store) = &mut self.fx.store {
+            let report = store.reload();
+            let path = store.path().to_path_buf();
+            preload(&mut self.engine, &path, &report, now);
+        }
+        if !self.opts.engine.monitor {
+            let peers: Vec<IpAddr> = self.engine.peers().map(|(ep, _)| ep.ip).collect();
+            if let Err(e) = self.fx.kernel.block_peers(&peers) {
+                self.fx.troubles.note(Trouble::KernelSet, now, || format!("cannot refill the kernel peer set: {e}"));
+            }
+            let locked: Vec<(IpAddr, u32)> = self.engine.clients(now).filter(|c| c.locked).map(|c| (c.ip, c.secs_left)).collect();
+            for (ip, secs) in locked {
+                if let Err(e) = self.fx.kernel.lock(ip, secs) {
+                    self.fx.troubles.note(Trouble::KernelSet, now, || format!("cannot lock {ip} in the kernel: {e}"));
+                }
+            }
+        }
+        self.write_status(now);
+    }
+
+    fn snapshot(&self, now: Millis) -> status::Status {
+        status::Status {
+            pid: std::process::id(),
+            started: self.started_unix,
+            updated: status::unix_now(),
+            monitor: self.opts.engine.monitor,
+            clients: self
+                .engine
+                .clients(now)
+                .map(|c| status::ClientLine {
+                    ip: c.ip.to_string(),
+                    protocol: c.protocol.to_string(),
+                    secs_left: c.secs_left,
+                    mac: c.mac.map(|m| m.to_string()),
+                })
+                .collect(),
+            peers: self.engine.peers().map(|(ep, p)| (ep.to_string(), p.to_string())).collect(),
+            dns: Vec::new(),
+            counters: self
+                .engine
+                .counters()
+                .named()
+                .chain(self.fx.troubles.named())
+                .chain(std::iter::once(("daemon_storefile_pending", self.fx.store.as_ref().map_or(0, |s| s.pending() as u64))))
+                .map(|(n, v)| (n.to_string(), v))
+                .collect(),
+        }
+    }
+
+    fn write_status(&mut self, now: Millis) {
+        let text = self.snapshot(now).render();
+        if let Err(e) = status::write_atomic(&self.opts.status_file, &text) {
+            let path = self.opts.status_file.display().to_string();
+            self.fx.troubles.note(Trouble::StatusFile, now, || format!("cannot write the status file {path}: {e}"));
+        }
+    }
+
+    /// The clean stop: see the module documentation.
+    fn stop(&mut self) {
+        // Packets already queued get their verdicts instead of being dropped with the socket.
+        while self.drain(BATCH) > 0 {}
+        if let Some(store) = &mut self.fx.store {
+            if let Err(e) = store.sync() {
+                log::error!("storefile {}: {e}; {} peers could not be saved", store.path().display(), store.pending());
+            }
+        }
+        if let Some(dir) = &self.fx.clients {
+            if let Err(e) = dir.remove_all() {
+                log::warn!("cannot remove the client files: {e}");
+            }
+        }
+        let _ = std::fs::remove_file(&self.opts.status_file);
+        if let Some(p) = &self.opts.pidfile {
+            process::remove_pidfile(p);
+        }
+        log::info!("stopped");
+    }
+}
+
+/// Hands the storefile's peers to the engine; returns the ones new to it (for the kernel).
+fn preload(engine: &mut Engine, path: &FsPath, report: &peerstore::Report, now: Millis) -> Vec<IpAddr> {
+    for e in &report.loaded.errors {
+        log::warn!("storefile {} {e}: skipped", path.display());
+    }
+    if report.loaded.duplicates > 0 {
+        log::info!("storefile {}: {} duplicate lines dropped", path.display(), report.loaded.duplicates);
+    }
+    if report.rewritten {
+        log::info!("storefile {} rewritten without its bad lines", path.display());
+    }
+    if let Some(p) = &report.problem {
+        log::error!("storefile: {p}; learned peers are kept in memory until it can be written");
+    }
+    let mut fresh = Vec::new();
+    for e in &report.loaded.entries {
+        if engine.preload_peer(e.peer, e.protocol, now) {
+            fresh.push(e.peer.ip);
+        }
+    }
+    fresh
+}
