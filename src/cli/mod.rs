@@ -39,6 +39,9 @@ pub fn main(args: &[String]) -> i32 {
     };
     match command {
         "inspect" => crate::inspect::main(&settings),
+        "daemon" if !settings.free.is_empty() => usage_error(&format!("unexpected operand '{}'", settings.free[0])),
+        "daemon" => crate::daemon::run(&settings),
+        "status" => crate::daemon::status::command(&settings.status_file),
         _ => usage_error(&format!("'{command}' is not available in this build")),
     }
 }

@@ -53,6 +53,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::Mutex;
 
 use crate::addr::{IpNet, MacAddr};
+use crate::cli::Settings;
 use crate::engine::{Action, Config, Engine, LogMask, Packet, Verdict as EngineVerdict};
 use crate::storefile::Entry;
 use crate::time::Millis;
@@ -75,7 +76,8 @@ pub const DEFAULT_COPY_BYTES: u32 = 2048;
 /// Default status file.
 pub const DEFAULT_STATUS_FILE: &str = "/var/run/ftwall/status";
 
-/// What the daemon needs from the command line.
+/// What the daemon needs from the command line ([`Settings`]) plus what only the daemon
+/// and its tests choose.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// `-d`/`-s`: stay in the foreground.
@@ -132,8 +134,38 @@ impl Default for Options {
 
 pub use queue::AcceptAs;
 
-/// Runs the daemon until it is told to stop. Returns the process exit status.
-pub fn run(mut opts: Options) -> i32 {
+impl Options {
+    pub fn from_settings(s: &Settings) -> Options {
+        Options {
+            foreground: s.foreground,
+            debug: s.debug.as_deref().is_some_and(|w| w != "-"),
+            queue: s.queue,
+            copy_bytes: s.buffer,
+            storefile: s.storefile.clone(),
+            client_dir: s.client_dir.clone(),
+            syslog_events: s.syslog,
+            stderr_events: s.stderr,
+            lan_ifs: s.lan_ifs.clone(),
+            wan_ifs: s.wan_ifs.clone(),
+            lan_nets: s.lan_nets.clone(),
+            status_file: s.status_file.clone(),
+            pidfile: s.pidfile.clone(),
+            fail_closed: s.fail_closed,
+            ipv6: s.ipv6,
+            accept_as: AcceptAs::RepeatWithMark(PASS_MARK),
+            engine: s.engine.clone(),
+        }
+    }
+}
+
+/// `ftwall [options]`: runs the daemon until it is told to stop. Returns the process
+/// exit status (0 after a clean stop, 1 when it cannot start or the queue fails).
+pub fn run(settings: &Settings) -> i32 {
+    run_with(Options::from_settings(settings))
+}
+
+/// Runs the daemon with explicit options.
+pub fn run_with(mut opts: Options) -> i32 {
     opts.engine.log = opts.engine.log.union(opts.syslog_events).union(opts.stderr_events);
     let logger = Logger::install(LogSetup {
         syslog_events: opts.syslog_events,

@@ -43,13 +43,15 @@ pub struct Queue {
 impl Queue {
     /// Binds queue `num`, copying `copy` bytes of each packet.
     pub fn open(num: u16, copy: u16, fail_open: bool) -> io::Result<Queue> {
-        let before = open_fds()?;
+        // Compare netfilter sockets only: listing /proc/self/fd opens a descriptor of its
+        // own, which may take the number the queue's socket gets next.
+        let before = netfilter_sockets()?;
         let mut inner = nfq::Queue::open()?;
-        let after = open_fds()?;
+        let after = netfilter_sockets()?;
         let fd = after
             .difference(&before)
             .copied()
-            .find(|&fd| is_netfilter_socket(fd))
+            .next()
             .ok_or_else(|| io::Error::other("cannot find the NFQUEUE socket among the open descriptors"))?;
         inner.bind(num)?;
         inner.set_copy_range(num, copy)?;
@@ -98,6 +100,10 @@ fn open_fds() -> io::Result<BTreeSet<RawFd>> {
         }
     }
     Ok(fds)
+}
+
+fn netfilter_sockets() -> io::Result<BTreeSet<RawFd>> {
+    Ok(open_fds()?.into_iter().filter(|&fd| is_netfilter_socket(fd)).collect())
 }
 
 fn sockopt(fd: RawFd, opt: libc::c_int) -> Option<libc::c_int> {
