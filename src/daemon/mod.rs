@@ -52,9 +52,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Mutex;
 
-use crate::addr::{IpNet, MacAddr};
+use crate::addr::MacAddr;
 use crate::cli::Settings;
-use crate::engine::{Action, Config, Engine, LogMask, Packet, Verdict as EngineVerdict};
+use crate::engine::{Action, Engine, Packet, Verdict as EngineVerdict};
 use crate::storefile::Entry;
 use crate::time::Millis;
 use clientdir::ClientDir;
@@ -70,110 +70,24 @@ use signals::Signals;
 /// accept verdict is NF_REPEAT with this bit set; see the rules module).
 pub const PASS_MARK: u32 = 0x1000_0000;
 
-/// Default copy range: headers plus the first payload bytes, all any detector reads.
-pub const DEFAULT_COPY_BYTES: u32 = 2048;
-
-/// Default status file.
-pub const DEFAULT_STATUS_FILE: &str = "/var/run/ftwall/status";
-
-/// What the daemon needs from the command line ([`Settings`]) plus what only the daemon
-/// and its tests choose.
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// `-d`/`-s`: stay in the foreground.
-    pub foreground: bool,
-    /// `-d`: debug output.
-    pub debug: bool,
-    pub queue: u16,
-    /// `-b`: bytes of each packet copied from the kernel.
-    pub copy_bytes: u32,
-    pub storefile: Option<PathBuf>,
-    pub client_dir: Option<PathBuf>,
-    /// `-l` letters (syslog) and `-L` letters (stderr).
-    pub syslog_events: LogMask,
-    pub stderr_events: LogMask,
-    pub lan_ifs: Vec<String>,
-    pub wan_ifs: Vec<String>,
-    /// `--lan`: used to tell directions when no LAN interface is named.
-    pub lan_nets: Vec<IpNet>,
-    pub status_file: PathBuf,
-    pub pidfile: Option<PathBuf>,
-    /// `--fail-closed`: the queue drops instead of accepting when it overflows.
-    pub fail_closed: bool,
-    /// `--no-ipv6`.
-    pub ipv6: bool,
-    /// How accepted packets go back (NF_REPEAT with [`PASS_MARK`] for ftwall's rules).
-    pub accept_as: AcceptAs,
-    /// The engine's settings (its `log` must be the union of both letter sets).
-    pub engine: Config,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            foreground: false,
-            debug: false,
-            queue: 0,
-            copy_bytes: DEFAULT_COPY_BYTES,
-            storefile: None,
-            client_dir: None,
-            syslog_events: LogMask::default(),
-            stderr_events: LogMask::default(),
-            lan_ifs: Vec::new(),
-            wan_ifs: Vec::new(),
-            lan_nets: Vec::new(),
-            status_file: PathBuf::from(DEFAULT_STATUS_FILE),
-            pidfile: None,
-            fail_closed: false,
-            ipv6: true,
-            accept_as: AcceptAs::RepeatWithMark(PASS_MARK),
-            engine: Config::default(),
-        }
-    }
-}
-
 pub use queue::AcceptAs;
-
-impl Options {
-    pub fn from_settings(s: &Settings) -> Options {
-        Options {
-            foreground: s.foreground,
-            debug: s.debug.as_deref().is_some_and(|w| w != "-"),
-            queue: s.queue,
-            copy_bytes: s.buffer,
-            storefile: s.storefile.clone(),
-            client_dir: s.client_dir.clone(),
-            syslog_events: s.syslog,
-            stderr_events: s.stderr,
-            lan_ifs: s.lan_ifs.clone(),
-            wan_ifs: s.wan_ifs.clone(),
-            lan_nets: s.lan_nets.clone(),
-            status_file: s.status_file.clone(),
-            pidfile: s.pidfile.clone(),
-            fail_closed: s.fail_closed,
-            ipv6: s.ipv6,
-            accept_as: AcceptAs::RepeatWithMark(PASS_MARK),
-            engine: s.engine.clone(),
-        }
-    }
-}
 
 /// `ftwall [options]`: runs the daemon until it is told to stop. Returns the process
 /// exit status (0 after a clean stop, 1 when it cannot start or the queue fails).
 pub fn run(settings: &Settings) -> i32 {
-    run_with(Options::from_settings(settings))
+    run_with(settings.clone(), AcceptAs::RepeatWithMark(PASS_MARK))
 }
 
-/// Runs the daemon with explicit options.
-pub fn run_with(mut opts: Options) -> i32 {
-    opts.engine.log = opts.engine.log.union(opts.syslog_events).union(opts.stderr_events);
+/// Runs the daemon, handing accepted packets back as `accept_as` says.
+pub fn run_with(mut opts: Settings, accept_as: AcceptAs) -> i32 {
+    opts.engine.log = opts.engine.log.union(opts.syslog).union(opts.stderr);
     let logger = Logger::install(LogSetup {
-        syslog_events: opts.syslog_events,
-        stderr_events: opts.stderr_events,
-        debug: opts.debug,
+        syslog_events: opts.syslog,
+        stderr_events: opts.stderr,
+        debug: opts.debug.as_deref().is_some_and(|w| w != "-"),
     });
     install_panic_hook();
-    let mut d = match Daemon::start(opts, logger) {
+    let mut d = match Daemon::start(opts, accept_as, logger) {
         Ok(d) => d,
         Err(e) => {
             log::error!("{e}");
@@ -348,7 +262,8 @@ impl Effects {
 }
 
 struct Daemon {
-    opts: Options,
+    opts: Settings,
+    accept_as: AcceptAs,
     engine: Engine,
     queue: Queue,
     signals: Signals,
@@ -356,7 +271,6 @@ struct Daemon {
     fx: Effects,
     actions: Vec<Action>,
     started_unix: u64,
-    detached: bool,
 }
 
 /// Packets handled per wake-up before the clock and the signals get a look.
@@ -368,7 +282,7 @@ fn absolute(p: &FsPath) -> PathBuf {
 }
 
 impl Daemon {
-    fn start(mut opts: Options, logger: &'static Logger) -> Result<Daemon, String> {
+    fn start(mut opts: Settings, accept_as: AcceptAs, logger: &'static Logger) -> Result<Daemon, String> {
         if opts.lan_ifs.is_empty() && opts.lan_nets.is_empty() {
             return Err("the daemon needs to know the LAN: name it with --lan-if IFACE (or --lan CIDR)".into());
         }
@@ -407,7 +321,7 @@ impl Daemon {
         });
 
         let senders = Senders::open(opts.ipv6).map_err(|e| format!("cannot open the raw socket for spoofed answers: {e}"))?;
-        let copy = u16::try_from(opts.copy_bytes).unwrap_or(u16::MAX).max(64);
+        let copy = u16::try_from(opts.buffer).unwrap_or(u16::MAX).max(64);
         let queue = Queue::open(opts.queue, copy, !opts.fail_closed)
             .map_err(|e| format!("cannot bind NFQUEUE queue {}: {e} (is nfnetlink_queue loaded, and are we root?)", opts.queue))?;
         let signals = Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
@@ -420,14 +334,13 @@ impl Daemon {
             fx: Effects { senders, store, clients, kernel, logger, troubles: Troubles::default() },
             actions: Vec::with_capacity(16),
             started_unix: status::unix_now(),
-            detached: false,
+            accept_as,
             opts,
         };
         d.resolve_interfaces();
 
         if !d.opts.foreground {
             process::daemonize().map_err(|e| format!("cannot detach: {e}"))?;
-            d.detached = true;
             logger.reopen();
         }
         if let Some(p) = &d.opts.pidfile {
@@ -529,7 +442,7 @@ impl Daemon {
 
     fn handle(&mut self, msg: nfq::Message) {
         let now = monotonic_now();
-        let mut accept_as = self.opts.accept_as;
+        let mut accept_as = self.accept_as;
         let looped = matches!(accept_as, AcceptAs::RepeatWithMark(bit) if msg.get_nfmark() & bit != 0);
         let verdict = if looped {
             // The packet came back although we marked it: the queue rule does not skip
