@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use super::syslog::{Severity, Syslog};
-use crate::engine::{ClientChange, Disposition, Event, LogMask, PeerSource};
+use crate::engine::{ClientChange, Disposition, DnsEvent, DnsOutcome, Event, LogMask, PeerSource};
 
 /// How the logs are set up.
 #[derive(Clone, Debug, Default)]
@@ -56,9 +56,9 @@ impl Logger {
 
     /// Logs an engine event to the sinks that asked for its letter.
     pub fn event(&self, e: &Event) {
-        let letter = letter(e);
+        let letters = letters(e);
         for (mask, to_syslog) in [(self.setup.syslog_events, true), (self.setup.stderr_events, false)] {
-            if !wants(mask, letter) {
+            if !letters.iter().any(|&l| wants(mask, l)) {
                 continue;
             }
             let text = describe(e, mask.mac);
@@ -110,15 +110,19 @@ impl Log for Logger {
     fn flush(&self) {}
 }
 
-/// The letter that selects an event.
-pub fn letter(e: &Event) -> char {
+/// The letters that select an event (any one of them will do).
+pub fn letters(e: &Event) -> &'static [char] {
     match *e {
-        Event::Packet { tcp: false, disposition: Disposition::Accepted, .. } => 'U',
-        Event::Packet { tcp: false, .. } => 'u',
-        Event::Packet { tcp: true, disposition: Disposition::Accepted, .. } => 'T',
-        Event::Packet { tcp: true, .. } => 't',
-        Event::Client { .. } => 'c',
-        Event::Peer { .. } => 'p',
+        Event::Packet { tcp: false, disposition: Disposition::Accepted, .. } => &['U'],
+        Event::Packet { tcp: false, .. } => &['u'],
+        Event::Packet { tcp: true, disposition: Disposition::Accepted, .. } => &['T'],
+        Event::Packet { tcp: true, .. } => &['t'],
+        Event::Client { .. } => &['c'],
+        Event::Peer { .. } => &['p'],
+        Event::Dns(DnsEvent::Query { .. }) => &['d'],
+        Event::Dns(DnsEvent::Answer { outcome: DnsOutcome::NotMatched, .. } | DnsEvent::Unreadable { .. }) => &['a'],
+        // An address learned or refused is news about peers too.
+        Event::Dns(DnsEvent::Answer { .. }) => &['a', 'p'],
     }
 }
 
@@ -130,6 +134,8 @@ fn wants(m: LogMask, letter: char) -> bool {
         'T' => m.tcp_accepted,
         'c' => m.clients,
         'p' => m.peers,
+        'd' => m.dns_queries,
+        'a' => m.dns_answers,
         _ => false,
     }
 }
@@ -162,11 +168,24 @@ pub fn describe(e: &Event, with_mac: bool) -> String {
             };
             (format!("new peer {peer} ({protocol}{how})"), None)
         }
+        Event::Dns(d) => (describe_dns(&d), None),
     };
     if let (true, Some(mac)) = (with_mac, mac) {
         text.push_str(&format!(" mac {mac}"));
     }
     text
+}
+
+fn describe_dns(d: &DnsEvent) -> String {
+    match *d {
+        DnsEvent::Query { client, name, qtype } => format!("DNS query from {client}: {name} type {qtype}"),
+        DnsEvent::Answer { name, addr, ttl, outcome } => match outcome {
+            DnsOutcome::Learned { secs } => format!("DNS {name} -> {addr}: blocked for {secs} s"),
+            DnsOutcome::Refused => format!("DNS {name} -> {addr}: matches a pattern, but may never be blocked"),
+            DnsOutcome::NotMatched => format!("DNS {name} -> {addr} (ttl {ttl})"),
+        },
+        DnsEvent::Unreadable { server, error } => format!("unreadable DNS answer from {server}: {error}"),
+    }
 }
 
 #[cfg(test)]
@@ -190,7 +209,7 @@ mod tests {
             reason: Reason::Detected(Protocol::FastTrack, "udp ping"),
             mac: Some("02:00:00:00:00:0a".parse().unwrap()),
         };
-        assert_eq!(letter(&e), 'u');
+        assert_eq!(letters(&e), ['u']);
         assert_eq!(describe(&e, false), "dropped UDP 192.168.50.10:1214 -> 203.0.113.20:1214 (fasttrack udp ping)");
         assert_eq!(
             describe(&e, true),
@@ -205,7 +224,7 @@ mod tests {
             reason: Reason::Clean,
             mac: None,
         };
-        assert_eq!(letter(&inbound), 'T');
+        assert_eq!(letters(&inbound), ['T']);
         assert_eq!(describe(&inbound, true), "accepted TCP 198.51.100.80:80 -> 192.168.50.11:40000 (clean)");
     }
 
@@ -218,15 +237,28 @@ mod tests {
             what: "udp ping",
             mac: None,
         };
-        assert_eq!((letter(&c), describe(&c, true)), ('c', "new client 192.168.50.10 (fasttrack: udp ping)".to_string()));
+        assert_eq!((letters(&c), describe(&c, true)), (&['c'][..], "new client 192.168.50.10 (fasttrack: udp ping)".to_string()));
         let p = Event::Peer { peer: ep("[2001:db8::5]:1214"), protocol: Protocol::FastTrack, source: PeerSource::Named };
-        assert_eq!((letter(&p), describe(&p, false)), ('p', "new peer [2001:db8::5]:1214 (fasttrack, named in a payload)".to_string()));
+        assert_eq!((letters(&p), describe(&p, false)), (&['p'][..], "new peer [2001:db8::5]:1214 (fasttrack, named in a payload)".to_string()));
     }
 
     #[test]
     fn sinks_take_only_their_letters() {
         let m = LogMask::parse("up").unwrap();
         assert!(wants(m, 'u') && wants(m, 'p'));
-        assert!(!wants(m, 'U') && !wants(m, 't') && !wants(m, 'T') && !wants(m, 'c'));
+        assert!(!wants(m, 'U') && !wants(m, 't') && !wants(m, 'T') && !wants(m, 'c') && !wants(m, 'd') && !wants(m, 'a'));
+        let d = LogMask::parse("D").unwrap();
+        assert!(wants(d, 'd') && wants(d, 'a') && !wants(d, 'p'));
+    }
+
+    #[test]
+    fn dns_answers_that_block_are_peer_news_too() {
+        let addr: std::net::IpAddr = "198.51.100.9".parse().unwrap();
+        let name = crate::dns::name::NameTail::of(b"www.winmx.com");
+        let learned = Event::Dns(DnsEvent::Answer { name, addr, ttl: 300, outcome: DnsOutcome::Learned { secs: 300 } });
+        assert_eq!(letters(&learned), ['a', 'p']);
+        assert_eq!(describe(&learned, true), "DNS www.winmx.com -> 198.51.100.9: blocked for 300 s");
+        let plain = Event::Dns(DnsEvent::Answer { name, addr, ttl: 60, outcome: DnsOutcome::NotMatched });
+        assert_eq!(letters(&plain), ['a']);
     }
 }

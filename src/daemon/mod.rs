@@ -577,7 +577,11 @@ impl Daemon {
                 })
                 .collect(),
             peers: self.engine.peers().map(|(ep, p)| (ep.to_string(), p.to_string())).collect(),
-            dns: Vec::new(),
+            dns: self
+                .engine
+                .dns_blocked(now)
+                .map(|d| status::DnsLine { ip: d.ip.to_string(), secs_left: d.secs_left, name: d.name.to_string() })
+                .collect(),
             counters: self
                 .engine
                 .counters()
