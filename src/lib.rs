@@ -20,5 +20,6 @@ pub mod dns;
 pub mod engine;
 pub mod inspect;
 pub mod storefile;
+pub mod training;
 pub mod time;
 pub mod wire;

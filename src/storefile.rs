@@ -129,6 +129,12 @@ pub fn rewrite(path: &Path, entries: &[Entry]) -> io::Result<()> {
         text.push_str(&format_line(e));
         text.push('\n');
     }
+    replace_file(path, &text)
+}
+
+/// Replaces the file at `path` with `text` atomically (temporary file beside it, fsync,
+/// rename): a crash leaves the old file or the new one. Shared with the DNS training file.
+pub fn replace_file(path: &Path, text: &str) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut f = fs::File::create(&tmp)?;

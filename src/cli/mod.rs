@@ -37,6 +37,9 @@ pub fn main(args: &[String]) -> i32 {
         }
         Err(msg) => return usage_error(&msg),
     };
+    for w in &settings.warnings {
+        eprintln!("ftwall: warning: {w}");
+    }
     match command {
         "inspect" => crate::inspect::main(&settings),
         "daemon" if !settings.free.is_empty() => usage_error(&format!("unexpected operand '{}'", settings.free[0])),

@@ -9,6 +9,7 @@ use getopts::{Matches, Options};
 
 use crate::addr::{IpNet, MacAddr};
 use crate::detect::{Protocol, ProtocolSet};
+use crate::dns::PatternSet;
 use crate::engine::{Config, LogMask, DEFAULT_LOCK_SECS};
 
 /// Longest time-lock accepted: a week. Longer is surely a typo.
@@ -58,6 +59,8 @@ pub struct Settings {
     pub backend: Backend,
     pub status_file: PathBuf,
     pub pidfile: Option<PathBuf>,
+    /// Problems that are reported but not fatal (bad lines of a pattern file).
+    pub warnings: Vec<String>,
     /// Operands left after the options (the capture file of `inspect`, the verb of `rules`).
     pub free: Vec<String>,
     /// `inspect --summary`.
@@ -90,6 +93,7 @@ impl Default for Settings {
             pidfile: None,
             free: Vec::new(),
             summary: false,
+            warnings: Vec::new(),
         }
     }
 }
@@ -104,8 +108,8 @@ pub fn options() -> Options {
     o.optopt("f", "storefile", "file of learned peers, kept across restarts", "FILE");
     o.optopt("t", "lock-time", "time-lock in seconds, 0 turns it off (default 120)", "SECS");
     o.optopt("c", "client-dir", "directory with one file per locked client", "DIR");
-    o.optmulti("l", "syslog", "events to log to syslog: u U t T c p m", "LETTERS");
-    o.optmulti("L", "stderr", "events to log to stderr: u U t T c p m", "LETTERS");
+    o.optmulti("l", "syslog", "events to log to syslog: u U t T c p m, d a D (DNS queries, answers, both)", "LETTERS");
+    o.optmulti("L", "stderr", "events to log to stderr: u U t T c p m, d a D (DNS queries, answers, both)", "LETTERS");
     o.optmulti("a", "router-addr", "an address of the router itself (repeatable)", "IP");
     o.optopt("D", "dns-training", "file of addresses learned from DNS, kept across restarts", "FILE");
     o.optmulti("w", "pattern", "block addresses of DNS names matching PATTERN, e.g. *.winmx.com (repeatable)", "PATTERN");
@@ -170,18 +174,19 @@ fn settings(m: &Matches) -> Result<Settings, String> {
     s.client_dir = m.opt_str("c").map(PathBuf::from);
     s.syslog = letters(&m.opt_strs("l"), "-l")?;
     s.stderr = letters(&m.opt_strs("L"), "-L")?;
+    // -d's DNS letters (ftwall 2's debug classes) show DNS events on stderr.
+    if let Some(what) = &s.debug {
+        s.stderr.dns_queries |= what.contains(['A', 'd', 'D']);
+        s.stderr.dns_answers |= what.contains(['A', 'a', 'D']);
+    }
     s.engine.log = s.syslog.union(s.stderr);
     for a in m.opt_strs("a") {
         s.router_addrs.push(a.parse().map_err(|_| format!("-a: '{a}' is not an IP address"))?);
     }
     s.dns_training = m.opt_str("D").map(PathBuf::from);
     s.patterns = m.opt_strs("w");
-    for p in &s.patterns {
-        if p.is_empty() || p.len() > 253 || p.contains(char::is_whitespace) {
-            return Err(format!("--pattern: '{p}' is not a DNS name pattern"));
-        }
-    }
     s.pattern_files = m.opt_strs("pattern-file").into_iter().map(PathBuf::from).collect();
+    s.engine.patterns = patterns(&s.patterns, &s.pattern_files, &mut s.warnings)?;
     if let Some(v) = m.opt_str("q") {
         s.queue = number(&v, "--queue", 0, 65535)?;
     }
@@ -226,6 +231,22 @@ fn settings(m: &Matches) -> Result<Settings, String> {
     s.summary = m.opt_present("summary");
     s.free = m.free.clone();
     Ok(s)
+}
+
+/// The DNS name patterns of `--pattern` (a bad one is an error) and `--pattern-file`
+/// (an unreadable file is an error; a bad line is a warning and is skipped).
+fn patterns(args: &[String], files: &[PathBuf], warnings: &mut Vec<String>) -> Result<PatternSet, String> {
+    let mut set = PatternSet::new();
+    for p in args {
+        set.add(p).map_err(|e| format!("--pattern: '{p}': {e}"))?;
+    }
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("--pattern-file: cannot read {}: {e}", f.display()))?;
+        set.add_file(&text, |line, content, e| {
+            warnings.push(format!("{}: line {line}: '{}' skipped: {e}", f.display(), content.trim()));
+        });
+    }
+    Ok(set)
 }
 
 fn number<T: TryFrom<u64>>(v: &str, opt: &str, min: u64, max: u64) -> Result<T, String> {
@@ -328,6 +349,38 @@ mod tests {
         assert_eq!(s.backend, Backend::Iptables);
         let p = protocols("-bittorrent,-dns").unwrap();
         assert!(!p.contains(Protocol::BitTorrent) && !p.contains(Protocol::DnsName) && p.contains(Protocol::FastTrack));
+    }
+
+    #[test]
+    fn dns_patterns_from_options_and_files() {
+        let dir = std::env::temp_dir().join(format!("ftwall-patterns-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("patterns");
+        std::fs::write(&file, "# list\n*.winmxgroup.net\nnot a pattern\n*.com\n").unwrap();
+        let s = run(&format!("--pattern *.winmx.com -w server.napster.com --pattern-file {}", file.display()));
+        assert_eq!(s.engine.patterns.len(), 3);
+        assert!(s.engine.patterns.matches(b"cache0.winmx.com") && s.engine.patterns.matches(b"test1.winmxgroup.net"));
+        assert!(!s.engine.patterns.matches(b"evilwinmx.com"));
+        assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+        assert!(s.warnings[0].contains("line 3") && s.warnings[1].contains("line 4"), "{:?}", s.warnings);
+        // The shipped list loads cleanly.
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/files/ftwall.patterns");
+        let s = run(&format!("--pattern-file {shipped}"));
+        assert!(s.warnings.is_empty() && s.engine.patterns.matches(b"c3310.z1303.winmx.com"));
+        // No options: no patterns.
+        assert!(run("").engine.patterns.is_empty());
+        // A bad --pattern or an unreadable file is an error.
+        for bad in ["--pattern *.com", "--pattern www.*.com", &format!("--pattern-file {}", dir.join("missing").display())] {
+            let e = parse(&args(bad)).expect_err(bad);
+            assert!(!e.contains('\n'), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        // -d's DNS letters.
+        let d = run("-d D");
+        assert!(d.stderr.dns_queries && d.stderr.dns_answers && d.engine.log.dns_answers);
+        let d = run("-d a");
+        assert!(!d.stderr.dns_queries && d.stderr.dns_answers);
+        assert!(run("-l a").engine.log.dns_answers);
     }
 
     #[test]
