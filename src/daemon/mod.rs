@@ -171,7 +171,8 @@ impl Troubles {
     ];
 
     /// Counts one, and logs it unless the same kind was logged less than a minute ago.
-    fn note(&mut self, kind: Trouble, now: Millis, what: impl FnOnce() -> String) {
+    /// Returns true if it was logged.
+    fn note(&mut self, kind: Trouble, now: Millis, what: impl FnOnce() -> String) -> bool {
         let i = kind as usize;
         self.count[i] = self.count[i].wrapping_add(1);
         let due = self.last_logged[i].map_or(true, |t| now.since(t) >= THROTTLE_MS);
@@ -186,6 +187,7 @@ impl Troubles {
         } else {
             self.unlogged[i] = self.unlogged[i].wrapping_add(1);
         }
+        due
     }
 
     fn named(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
@@ -320,7 +322,11 @@ impl Daemon {
             }
         });
 
-        let senders = Senders::open(opts.ipv6).map_err(|e| format!("cannot open the raw socket for spoofed answers: {e}"))?;
+        let mark = match accept_as {
+            AcceptAs::RepeatWithMark(bit) => Some(bit),
+            AcceptAs::Accept => None,
+        };
+        let senders = Senders::open(opts.ipv6, mark).map_err(|e| format!("cannot open the sockets for spoofed answers and probes: {e}"))?;
         let copy = u16::try_from(opts.buffer).unwrap_or(u16::MAX).max(64);
         let queue = Queue::open(opts.queue, copy, !opts.fail_closed)
             .map_err(|e| format!("cannot bind NFQUEUE queue {}: {e} (is nfnetlink_queue loaded, and are we root?)", opts.queue))?;
@@ -644,4 +650,30 @@ fn preload(engine: &mut Engine, path: &FsPath, report: &peerstore::Report, now: 
         }
     }
     fresh
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trouble_is_counted_every_time_but_logged_once_a_minute() {
+        let mut t = Troubles::default();
+        let logged: Vec<u64> =
+            [0, 10, 59_999, 60_000, 60_001, 200_000].into_iter().filter(|&ms| t.note(Trouble::Storefile, Millis(ms), String::new)).collect();
+        assert_eq!(logged, vec![0, 60_000, 200_000]);
+        assert_eq!(t.unlogged[Trouble::Storefile as usize], 0);
+        let counts: Vec<(&str, u64)> = t.named().filter(|(_, n)| *n > 0).collect();
+        assert_eq!(counts, vec![("daemon_storefile_errors", 6)]);
+        t.note(Trouble::Spoof, Millis(1), String::new);
+        assert_eq!(t.named().find(|(n, _)| *n == "daemon_spoof_errors").map(|(_, v)| v), Some(1));
+    }
+
+    #[test]
+    fn the_monotonic_clock_moves_forward() {
+        let a = monotonic_now();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let b = monotonic_now();
+        assert!(b.since(a) >= 20 && a.0 > 0, "{a} -> {b}");
+    }
 }

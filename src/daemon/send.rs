@@ -25,8 +25,10 @@ pub struct Senders {
 
 impl Senders {
     /// Opens what can be opened. IPv4 raw must work (it is ftwall's core); IPv6 is best
-    /// effort unless `ipv6` is false, in which case it is not tried.
-    pub fn open(ipv6: bool) -> io::Result<Senders> {
+    /// effort unless `ipv6` is false, in which case it is not tried. With `mark`, every
+    /// socket marks what it sends (SO_MARK), so ftwall's rules never queue the daemon's
+    /// own datagrams back to it.
+    pub fn open(ipv6: bool, mark: Option<u32>) -> io::Result<Senders> {
         let raw4 = Some(raw_socket(libc::AF_INET)?);
         let raw6 = if ipv6 { raw_socket(libc::AF_INET6).map_err(|e| log::warn!("no IPv6 raw socket: {e}")).ok() } else { None };
         let probe4 = UdpSocket::bind("0.0.0.0:0").map_err(|e| log::warn!("no IPv4 probe socket: {e}")).ok();
@@ -35,6 +37,14 @@ impl Senders {
         } else {
             None
         };
+        if let Some(mark) = mark {
+            let fds = [raw4.as_ref().map(|f| f.as_raw_fd()), raw6.as_ref().map(|f| f.as_raw_fd())]
+                .into_iter()
+                .chain([probe4.as_ref().map(|s| s.as_raw_fd()), probe6.as_ref().map(|s| s.as_raw_fd())]);
+            for fd in fds.flatten() {
+                set_mark(fd, mark)?;
+            }
+        }
         // The id seeds IPv4 identification fields; any value will do, it only needs to vary.
         let next_id = (std::process::id() as u16).wrapping_mul(0x9e37);
         Ok(Senders { raw4, raw6, probe4, probe6, next_id })
@@ -62,6 +72,17 @@ impl Senders {
         .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "no probe socket for this address family"))?;
         sock.send_to(payload, SocketAddr::new(to.ip, to.port)).map(|_| ())
     }
+}
+
+fn set_mark(fd: std::os::fd::RawFd, mark: u32) -> io::Result<()> {
+    // SAFETY: valid fd, pointer and length of a u32 (the kernel reads an int-sized mark).
+    let r = unsafe {
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_MARK, (&mark as *const u32).cast(), mem::size_of::<u32>() as libc::socklen_t)
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn raw_socket(family: libc::c_int) -> io::Result<OwnedFd> {
@@ -128,4 +149,56 @@ fn send_raw(fd: &OwnedFd, dst: IpAddr, packet: &[u8]) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Raw sockets need CAP_NET_RAW: as a user this test says so, and fails under CI.
+    fn privileged() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            return true;
+        }
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "the raw socket test needs root under CI");
+        eprintln!("NOT RUN: daemon::send raw socket test needs root");
+        false
+    }
+
+    fn receive(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+        sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 256];
+        let (n, from) = sock.recv_from(&mut buf).expect("a datagram within 2 s");
+        (buf[..n].to_vec(), from)
+    }
+
+    #[test]
+    fn spoofed_datagrams_arrive_from_the_claimed_sender_and_probes_from_us() {
+        if !privileged() {
+            return;
+        }
+        let mut s = Senders::open(true, Some(0x1000_0000)).unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = Endpoint::new(client.local_addr().unwrap().ip(), client.local_addr().unwrap().port());
+        let claimed: Endpoint = "127.0.0.9:1214".parse().unwrap();
+        s.spoof(claimed, to, b"\x28pong").unwrap();
+        let (data, from) = receive(&client);
+        assert_eq!(data, b"\x28pong");
+        assert_eq!(from, SocketAddr::new(claimed.ip, claimed.port), "the kernel accepted our checksums and our source");
+
+        s.probe(to, b"\x27ping").unwrap();
+        let (data, from) = receive(&client);
+        assert_eq!(data, b"\x27ping");
+        assert_eq!(from.ip(), "127.0.0.1".parse::<IpAddr>().unwrap());
+
+        if let Ok(client6) = UdpSocket::bind("[::1]:0") {
+            let a = client6.local_addr().unwrap();
+            let claimed6: Endpoint = "[::1]:6346".parse().unwrap();
+            s.spoof(claimed6, Endpoint::new(a.ip(), a.port()), b"v6").unwrap();
+            let (data, from) = receive(&client6);
+            assert_eq!((data.as_slice(), from), (&b"v6"[..], SocketAddr::new(claimed6.ip, claimed6.port)));
+        }
+    }
 }
