@@ -262,8 +262,6 @@ impl Engine {
     /// Runs the detectors over a payload packet of a flow still being inspected.
     fn inspect(&mut self, proto: Proto, s: &Sides, payload: &[u8], now: Millis) -> Option<Found> {
         let key = FlowKey { proto, client: s.client, remote: s.remote };
-        let client_known = self.clients.get(&s.client.ip).map(|c| c.protocol);
-        let remote_known = self.peers.contains(&s.remote.ip);
         let protocols = self.config.protocols;
 
         let fresh = match self.flows.get(&key) {
@@ -284,9 +282,11 @@ impl Engine {
             FlowState::Inspecting => {}
         }
 
+        // Host state is looked up only for flows still being inspected.
         let mut view = flow.view;
-        view.client_known = client_known;
-        view.remote_known = remote_known;
+        view.client_known = self.clients.get(&s.client.ip).map(|c| c.protocol);
+        view.remote_known = self.peers.contains(&s.remote.ip);
+        let Some(flow) = self.flows.get_mut(&key) else { return None };
         let seg = Segment {
             proto,
             client: s.client,

@@ -18,8 +18,9 @@ pub trait Key: Copy + Eq {
     fn feed(&self, h: &mut Hasher);
 }
 
-/// Seeded FNV-1a with a final avalanche step: cheap, allocation-free and deterministic
-/// for a given seed (tests pin the seed; the daemon picks a random one).
+/// A seeded multiply-rotate hash over 32-bit words with a final avalanche step: cheap
+/// (a key of an IPv4 flow is a handful of words), allocation-free and deterministic for
+/// a given seed (tests pin the seed; the daemon picks a random one).
 pub struct Hasher(u32);
 
 impl Hasher {
@@ -27,9 +28,21 @@ impl Hasher {
         Hasher(0x811c_9dc5 ^ seed)
     }
 
+    fn word(&mut self, w: u32) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x9e37_79b9);
+    }
+
     pub fn bytes(&mut self, b: &[u8]) {
-        for &x in b {
-            self.0 = (self.0 ^ u32::from(x)).wrapping_mul(0x0100_0193);
+        let mut chunks = b.chunks_exact(4);
+        for c in &mut chunks {
+            self.word(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut tail = [0u8; 4];
+            tail[..rest.len()].copy_from_slice(rest);
+            // The length goes in too, so "ab" and "ab\0" differ.
+            self.word(u32::from_le_bytes(tail) ^ ((rest.len() as u32) << 24));
         }
     }
 
