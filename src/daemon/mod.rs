@@ -5,7 +5,7 @@
 //!
 //! # Lifecycle
 //! Start: read the storefile and preload its peers (into the engine and the kernel's
-//! peer set), open the raw and probe sockets, bind the queue, then detach unless `-d` or
+//! peer set), read the DNS training file (`-D`, into the engine only), open the raw and probe sockets, bind the queue, then detach unless `-d` or
 //! `-s` was given, write the pid file, and drop every capability but CAP_NET_ADMIN and
 //! CAP_NET_RAW. Everything that can fail at start fails before detaching, so an init
 //! script sees the error.
@@ -16,11 +16,12 @@
 //!
 //! # Signals
 //! * SIGTERM, SIGINT: stop cleanly. Packets already queued get their verdicts, the
-//!   storefile is synced to the disk, the client files are removed (nothing would remove
+//!   storefile is synced to the disk, the DNS training file rewritten, the client files are removed (nothing would remove
 //!   them later; the kernel's lock timeouts end the locks on their own), the status file
 //!   and the pid file are removed. Exit status 0.
-//! * SIGHUP: re-read what can change while running: the storefile (lines added by hand
-//!   are loaded and blocked; removing a line takes effect at the next start), the
+//! * SIGHUP: re-read what can change while running: the storefile and the DNS training
+//!   file (lines added by hand are loaded and blocked; removing a line takes effect at
+//!   the next start), the
 //!   interface indices (an interface that was re-created), the syslog connection; and
 //!   refill the kernel sets from memory, which repairs them after a firewall reload
 //!   flushed them. Options given on the command line do not change.
@@ -35,6 +36,7 @@
 
 mod caps;
 mod clientdir;
+mod dnstrain;
 pub mod datagram;
 pub mod kernel;
 mod logging;
@@ -143,9 +145,10 @@ enum Trouble {
     KernelSet,
     StatusFile,
     MarkLoop,
+    TrainingFile,
 }
 
-const TROUBLE_KINDS: usize = 10;
+const TROUBLE_KINDS: usize = 11;
 const THROTTLE_MS: u64 = 60_000;
 
 /// Counts of trouble, for `status` and the throttled log.
@@ -168,6 +171,7 @@ impl Troubles {
         "daemon_kernel_set_errors",
         "daemon_status_file_errors",
         "daemon_mark_loops",
+        "daemon_training_file_errors",
     ];
 
     /// Counts one, and logs it unless the same kind was logged less than a minute ago.
@@ -273,6 +277,8 @@ struct Daemon {
     fx: Effects,
     actions: Vec<Action>,
     started_unix: u64,
+    /// The DNS training file (-D).
+    training: Option<dnstrain::DnsTraining>,
 }
 
 /// Packets handled per wake-up before the clock and the signals get a look.
@@ -289,7 +295,7 @@ impl Daemon {
             return Err("the daemon needs to know the LAN: name it with --lan-if IFACE (or --lan CIDR)".into());
         }
         // Paths are made absolute before detaching moves us to `/`.
-        for p in [&mut opts.storefile, &mut opts.client_dir, &mut opts.pidfile].into_iter().flatten() {
+        for p in [&mut opts.storefile, &mut opts.client_dir, &mut opts.pidfile, &mut opts.dns_training].into_iter().flatten() {
             *p = absolute(p);
         }
         opts.status_file = absolute(&opts.status_file);
@@ -308,6 +314,8 @@ impl Daemon {
             }
             store
         });
+
+        let training = opts.dns_training.as_deref().map(|path| dnstrain::DnsTraining::open(path, &mut engine, now));
 
         let clients = opts.client_dir.as_deref().and_then(|dir| match ClientDir::open(dir) {
             Ok((c, stale)) => {
@@ -340,6 +348,7 @@ impl Daemon {
             fx: Effects { senders, store, clients, kernel, logger, troubles: Troubles::default() },
             actions: Vec::with_capacity(16),
             started_unix: status::unix_now(),
+            training,
             accept_as,
             opts,
         };
@@ -525,6 +534,12 @@ impl Daemon {
             self.actions.clear();
             self.fx.troubles.note(Trouble::Panic, now, || format!("panic in the engine's clock: {}", last_panic()));
         }
+        if let Some(t) = &mut self.training {
+            if let Err(e) = t.save_if_due(&self.engine, now) {
+                let path = t.path().display().to_string();
+                self.fx.troubles.note(Trouble::TrainingFile, now, || format!("cannot write the DNS training file {path}: {e}"));
+            }
+        }
     }
 
     fn retry_store(&mut self, now: Millis) {
@@ -550,6 +565,9 @@ impl Daemon {
             let report = store.reload();
             let path = store.path().to_path_buf();
             preload(&mut self.engine, &path, &report, now);
+        }
+        if let Some(t) = &self.training {
+            t.load_into(&mut self.engine, now);
         }
         if !self.opts.engine.monitor {
             let peers: Vec<IpAddr> = self.engine.peers().map(|(ep, _)| ep.ip).collect();
@@ -614,6 +632,11 @@ impl Daemon {
         if let Some(store) = &mut self.fx.store {
             if let Err(e) = store.sync() {
                 log::error!("storefile {}: {e}; {} peers could not be saved", store.path().display(), store.pending());
+            }
+        }
+        if let Some(t) = &mut self.training {
+            if let Err(e) = t.save(&self.engine, monotonic_now()) {
+                log::error!("DNS training file {}: {e}; what DNS taught since the last write is lost", t.path().display());
             }
         }
         if let Some(dir) = &self.fx.clients {
