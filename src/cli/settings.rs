@@ -234,8 +234,9 @@ fn settings(m: &Matches) -> Result<Settings, String> {
 }
 
 /// The DNS name patterns of `--pattern` (a bad one is an error) and `--pattern-file`
-/// (an unreadable file is an error; a bad line is a warning and is skipped).
-fn patterns(args: &[String], files: &[PathBuf], warnings: &mut Vec<String>) -> Result<PatternSet, String> {
+/// (an unreadable file is an error; a bad line is a warning and is skipped). The daemon
+/// calls it again on SIGHUP.
+pub fn patterns(args: &[String], files: &[PathBuf], warnings: &mut Vec<String>) -> Result<PatternSet, String> {
     let mut set = PatternSet::new();
     for p in args {
         set.add(p).map_err(|e| format!("--pattern: '{p}': {e}"))?;

@@ -21,7 +21,7 @@
 //!   and the pid file are removed. Exit status 0.
 //! * SIGHUP: re-read what can change while running: the storefile and the DNS training
 //!   file (lines added by hand are loaded and blocked; removing a line takes effect at
-//!   the next start), the
+//!   the next start), the `--pattern-file` files, the
 //!   interface indices (an interface that was re-created), the syslog connection; and
 //!   refill the kernel sets from memory, which repairs them after a firewall reload
 //!   flushed them. Options given on the command line do not change.
@@ -299,6 +299,7 @@ impl Daemon {
             *p = absolute(p);
         }
         opts.status_file = absolute(&opts.status_file);
+        opts.pattern_files = opts.pattern_files.iter().map(|p| absolute(p)).collect();
 
         let now = monotonic_now();
         let mut engine = Engine::new(opts.engine.clone());
@@ -561,6 +562,7 @@ impl Daemon {
         log::info!("reloading (SIGHUP)");
         self.fx.logger.reopen();
         self.resolve_interfaces();
+        self.reload_patterns();
         if let Some(store) = &mut self.fx.store {
             let report = store.reload();
             let path = store.path().to_path_buf();
@@ -582,6 +584,26 @@ impl Daemon {
             }
         }
         self.write_status(now);
+    }
+
+    /// Reads the pattern files again; a file that became unreadable keeps the old set.
+    fn reload_patterns(&mut self) {
+        if self.opts.pattern_files.is_empty() {
+            return;
+        }
+        let mut warnings = Vec::new();
+        match crate::cli::settings::patterns(&self.opts.patterns, &self.opts.pattern_files, &mut warnings) {
+            Ok(set) => {
+                log::info!("{} DNS name patterns in force", set.len());
+                let mut config = self.engine.config().clone();
+                config.patterns = set;
+                self.engine.set_config(config);
+            }
+            Err(e) => log::error!("{e}; the patterns in force stay"),
+        }
+        for w in warnings {
+            log::warn!("{w}");
+        }
     }
 
     fn snapshot(&self, now: Millis) -> status::Status {

@@ -119,3 +119,24 @@ def test_ordinary_udp_passes_and_the_clock_runs_without_packets(lab, daemon):
     assert "Locked clients: 0" in out, out
     packets = [line.split() for line in out.splitlines() if line.split()[:1] == ["packets"]]
     assert packets and int(packets[0][1]) >= 1, out
+
+
+def test_sighup_reloads_the_storefile_and_bad_lines_are_skipped(lab, daemon):
+    a = topology.ADDR[4]
+    with open(daemon.storefile, "w") as f:
+        f.write(f"{topology.ep(a['supernodes'][1], 1214)} fasttrack\nthis is not a peer\n")
+    daemon.start()
+    wait_until(lambda: os.path.exists(daemon.status_file), 5, "the first status file")
+    assert "line 2" in daemon.log(), daemon.log()
+    assert "this is not a peer" not in open(daemon.storefile).read(), "the damaged file is rewritten clean"
+    out = status(daemon)
+    assert topology.ep(a["supernodes"][1], 1214) in out and "Known peers: 1" in out, out
+
+    added = topology.ep(a["supernodes"][2], 1214)
+    with open(daemon.storefile, "a") as f:
+        f.write(f"{added} fasttrack\n")
+    daemon.daemon.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reloading" in daemon.log(), 5, "the daemon to reload")
+    out = status(daemon)
+    assert added in out and "Known peers: 2" in out, out
+    assert daemon.alive()
