@@ -6,7 +6,7 @@ BIN := target/release/ftwall
 # The lab runs on Debian's python3 (python3-pytest comes from apt through .ci/deps).
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all build test test-unit test-lab demo deps clean
+.PHONY: all build test test-unit test-lab demo deps clean ipk test-openwrt
 
 all: build
 
@@ -17,7 +17,7 @@ deps:
 	sh .ci/deps
 
 # Every test: unit and integration tests of the crate, then the suites the other targets add.
-test: deps test-unit test-lab
+test: deps test-unit test-lab test-openwrt
 
 test-unit:
 	$(CARGO) test --locked
@@ -25,6 +25,15 @@ test-unit:
 # End-to-end lab in network namespaces (root): the real daemon and rules against simulators.
 test-lab: deps build
 	cd tests/lab && FTWALL_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest
+
+# OpenWrt packages (.ipk) from the `make cross` binaries: all architectures, or ARCH=...
+# (OpenWrt package architectures, e.g. ARCH=mipsel_24kc). Output in dist/ipk/.
+ipk:
+	sh openwrt/build-ipk.sh $(ARCH)
+
+# The OpenWrt package's tests: shell lint, init script, .ipk files, LuCI (openwrt/tests/).
+test-openwrt: deps build
+	sh openwrt/tests/run.sh
 
 demo: deps build
 	@echo "demo: see README.md"

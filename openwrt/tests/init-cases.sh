@@ -109,7 +109,11 @@ case_fw3_every_option() {
 	zones 'lan br-lan' 'wan eth0.2'
 	run start
 	state
-	echo "dirs: $(cd "$ROOT" && ls -d etc/ftwall tmp/ftwall var/run/ftwall/clients | tr '\n' ' ')" >> "$ROOT/trace"
+	dirs='dirs:'
+	for d in etc/ftwall tmp/ftwall var/run/ftwall/clients; do
+		[ -d "$ROOT/$d" ] && dirs="$dirs $d"
+	done
+	echo "$dirs" >> "$ROOT/trace"
 	R="--backend iptables --queue 7 --lan-if br-lan --lan-if wlan1 --wan-if eth0.2 --lan 192.168.1.0/24 --lan fd00:1::/64 --fail-closed --no-ipv6"
 	expect <<-EOF
 		== start
@@ -124,7 +128,7 @@ case_fw3_every_option() {
 		procd close_instance
 		$TRIGGERS
 		state: clients daemon.args rules.args
-		dirs: etc/ftwall tmp/ftwall var/run/ftwall/clients 
+		dirs: etc/ftwall tmp/ftwall var/run/ftwall/clients
 	EOF
 }
 
@@ -426,7 +430,7 @@ case_disable_while_running_removes_rules() {
 case_failed_rules_do_not_start() {
 	shipped_router
 	set_option enabled 1
-	FAKE_FTWALL_FAIL='rules apply'
+	export FAKE_FTWALL_FAIL='rules apply'
 	run start
 	state
 	expect <<-EOF

@@ -102,7 +102,11 @@ firewall_reload() {
 
 # state: records which files the service keeps in /var/run/ftwall.
 state() {
-	echo "state:$(cd "$ROOT/var/run/ftwall" 2>/dev/null && ls | sed "s/^/ /" | tr -d "\n")" >> "$ROOT/trace"
+	local f line='state:'
+	for f in "$ROOT"/var/run/ftwall/*; do
+		[ -e "$f" ] && line="$line ${f##*/}"
+	done
+	echo "$line" >> "$ROOT/trace"
 }
 
 # show FILE: copies a file of the root into the trace.
@@ -138,7 +142,8 @@ new_root() {
 # shellcheck source=init-cases.sh
 . "$here/init-cases.sh"
 
-for name in $(sed -n 's/^case_\([a-z0-9_]*\)() {$/\1/p' "$here/init-cases.sh"); do
+sed -n 's/^case_\([a-z0-9_]*\)() {$/\1/p' "$here/init-cases.sh" > "$work/cases"
+while IFS= read -r name; do
 	new_root "$name"
 	FAKE_FTWALL_FAIL=''
 	export FAKE_FTWALL_FAIL
@@ -160,7 +165,7 @@ for name in $(sed -n 's/^case_\([a-z0-9_]*\)() {$/\1/p' "$here/init-cases.sh"); 
 		fi
 		failed=$((failed + 1))
 	fi
-done
+done < "$work/cases"
 
 echo "init-test: $passed passed, $failed failed"
 [ "$failed" = 0 ]
