@@ -130,12 +130,18 @@ function initOptions() {
 
 // ---- settings view ----------------------------------------------------------------------------
 
-test('settings view declares every option the init script validates', () => {
+// Loads and renders the settings view; returns it with the options it declared.
+function renderSettings() {
 	installGlobals();
 	const uci = makeUci();
 	const { form, options } = makeForm(uci);
 	const settings = loadView('settings.js', { view, form, uci, widgets: { ZoneSelect: form.Value, DeviceSelect: form.Value } });
 	settings.render();
+	return { settings, options, uci };
+}
+
+test('settings view declares every option the init script validates', () => {
+	const { settings, options, uci } = renderSettings();
 
 	const declared = options.map((o) => o.option).sort();
 	const expected = Object.keys(initOptions()).sort();
@@ -149,11 +155,7 @@ test('settings view declares every option the init script validates', () => {
 });
 
 test('settings view types match the init script types', () => {
-	installGlobals();
-	const uci = makeUci();
-	const { form, options } = makeForm(uci);
-	const settings = loadView('settings.js', { view, form, uci, widgets: { ZoneSelect: form.Value, DeviceSelect: form.Value } });
-	settings.render();
+	const { settings, options, uci } = renderSettings();
 	const init = initOptions();
 	const byName = Object.fromEntries(options.map((o) => [o.option, o]));
 
@@ -180,11 +182,7 @@ test('settings view types match the init script types', () => {
 });
 
 test('settings validators accept and refuse like the init script', () => {
-	installGlobals();
-	const uci = makeUci();
-	const { form, options } = makeForm(uci);
-	const settings = loadView('settings.js', { view, form, uci, widgets: { ZoneSelect: form.Value, DeviceSelect: form.Value } });
-	settings.render();
+	const { settings, options, uci } = renderSettings();
 	const byName = Object.fromEntries(options.map((o) => [o.option, o]));
 
 	assert.strictEqual(settings.validatePattern('x', '*.winmx.com'), true);
