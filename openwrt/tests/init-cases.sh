@@ -194,7 +194,7 @@ case_invalid_values_refused() {
 		== start
 		procd open_service ftwall
 		log daemon.err ftwall: invalid configuration in /etc/config/ftwall (section 'main')
-		log daemon.err ftwall: invalid option ftwall.main.timelock=two minutes must be range(0,86400)
+		log daemon.err ftwall: invalid option ftwall.main.timelock=two minutes must be range(0,604800)
 		log daemon.err ftwall: invalid option ftwall.main.queue=70000 must be range(0,65535)
 		log daemon.err ftwall: invalid option ftwall.main.backend=pf must be or("auto","nft","iptables")
 		log daemon.err ftwall: refused; ftwall not started
@@ -242,7 +242,7 @@ case_invalid_reload_keeps_daemon_and_rules() {
 		== reload
 		procd open_service ftwall
 		log daemon.err ftwall: invalid configuration in /etc/config/ftwall (section 'main')
-		log daemon.err ftwall: invalid option ftwall.main.timelock=-5 must be range(0,86400)
+		log daemon.err ftwall: invalid option ftwall.main.timelock=-5 must be range(0,604800)
 		log daemon.err ftwall: refused; the running ftwall and its rules stay as they were
 		$SHIPPED_INSTANCE
 		$TRIGGERS

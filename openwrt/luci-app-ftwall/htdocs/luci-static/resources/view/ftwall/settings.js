@@ -148,7 +148,7 @@ return view.extend({
 
 		o = s.taboption('blocking', form.Value, 'timelock', _('Time-lock (seconds)'),
 			_('How long a client that was caught stays locked out; 0 turns the time-lock off.'));
-		o.datatype = 'range(0,86400)';
+		o.datatype = 'range(0,604800)';
 		o.placeholder = '120';
 
 		o = s.taboption('blocking', form.Flag, 'block_udp', _('Drop peer-to-peer UDP'),
@@ -248,7 +248,7 @@ return view.extend({
 
 		o = s.taboption('advanced', form.Value, 'buffer', _('Packet copy size (bytes)'),
 			_('How much of each queued packet the daemon sees; empty: its default.'));
-		o.datatype = 'range(128,65535)';
+		o.datatype = 'range(256,65535)';
 
 		return m.render();
 	}
