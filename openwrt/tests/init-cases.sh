@@ -20,6 +20,13 @@ procd set stderr 1
 procd set file /etc/ftwall/patterns
 procd close_instance"
 
+# The trace of `start` on the shipped router, enabled.
+SHIPPED_START="== start
+procd open_service ftwall
+ftwall rules apply $SHIPPED_RULES
+$SHIPPED_INSTANCE
+$TRIGGERS"
+
 shipped_router() {
 	shipped_config
 	file /etc/ftwall/patterns
@@ -47,11 +54,7 @@ case_fw4_zones_resolved_to_devices() {
 	state
 	show /var/run/ftwall/rules.args
 	expect <<-EOF
-		== start
-		procd open_service ftwall
-		ftwall rules apply $SHIPPED_RULES
-		$SHIPPED_INSTANCE
-		$TRIGGERS
+		$SHIPPED_START
 		state: daemon.args rules.args
 		-- /var/run/ftwall/rules.args
 		--backend
@@ -234,11 +237,7 @@ case_invalid_reload_keeps_daemon_and_rules() {
 	run reload
 	state
 	expect <<-EOF
-		== start
-		procd open_service ftwall
-		ftwall rules apply $SHIPPED_RULES
-		$SHIPPED_INSTANCE
-		$TRIGGERS
+		$SHIPPED_START
 		== reload
 		procd open_service ftwall
 		log daemon.err ftwall: invalid configuration in /etc/config/ftwall (section 'main')
@@ -357,11 +356,7 @@ case_stop_removes_the_applied_rules() {
 	run stop
 	state
 	expect <<-EOF
-		== start
-		procd open_service ftwall
-		ftwall rules apply $SHIPPED_RULES
-		$SHIPPED_INSTANCE
-		$TRIGGERS
+		$SHIPPED_START
 		== stop
 		ftwall rules remove $SHIPPED_RULES
 		procd kill ftwall
@@ -380,11 +375,7 @@ case_reload_changes_rules_only_when_needed() {
 	set_option timelock 300
 	run reload
 	expect <<-EOF
-		== start
-		procd open_service ftwall
-		ftwall rules apply $SHIPPED_RULES
-		$SHIPPED_INSTANCE
-		$TRIGGERS
+		$SHIPPED_START
 		== reload
 		procd open_service ftwall
 		$SHIPPED_INSTANCE
@@ -413,11 +404,7 @@ case_disable_while_running_removes_rules() {
 	run reload
 	state
 	expect <<-EOF
-		== start
-		procd open_service ftwall
-		ftwall rules apply $SHIPPED_RULES
-		$SHIPPED_INSTANCE
-		$TRIGGERS
+		$SHIPPED_START
 		== reload
 		procd open_service ftwall
 		log daemon.notice ftwall: disabled; set ftwall.main.enabled=1 to start it
@@ -455,11 +442,7 @@ case_firewall_include_replays_rules() {
 	expect <<-EOF
 		== firewall include
 		include exit 0
-		== start
-		procd open_service ftwall
-		ftwall rules apply $SHIPPED_RULES
-		$SHIPPED_INSTANCE
-		$TRIGGERS
+		$SHIPPED_START
 		== firewall include
 		ftwall rules apply $SHIPPED_RULES
 		include exit 0
