@@ -37,6 +37,7 @@
 mod caps;
 mod clientdir;
 mod dnstrain;
+mod ifaddrs;
 pub mod datagram;
 pub mod kernel;
 mod logging;
@@ -302,7 +303,7 @@ impl Daemon {
         opts.pattern_files = opts.pattern_files.iter().map(|p| absolute(p)).collect();
 
         let now = monotonic_now();
-        let mut engine = Engine::new(opts.engine.clone());
+        let mut engine = Engine::new(engine_config(&opts));
         let mut kernel: Box<dyn KernelSets> = Box::new(NoSets);
 
         let store = opts.storefile.as_deref().map(|path| {
@@ -562,6 +563,11 @@ impl Daemon {
         log::info!("reloading (SIGHUP)");
         self.fx.logger.reopen();
         self.resolve_interfaces();
+        // The router's and the LAN's addresses may have changed (DHCP, a new prefix);
+        // the patterns in force stay until reload_patterns reads the files again.
+        let mut config = engine_config(&self.opts);
+        config.patterns = self.engine.config().patterns.clone();
+        self.engine.set_config(config);
         self.reload_patterns();
         if let Some(store) = &mut self.fx.store {
             let report = store.reload();
@@ -672,6 +678,18 @@ impl Daemon {
         }
         log::info!("stopped");
     }
+}
+
+/// The engine's settings: the command line's, plus every address of the router and the
+/// networks of the LAN interfaces as never-block, so that neither traffic nor a DNS
+/// answer can get them blocked even when the LAN is only named by interface.
+fn engine_config(opts: &Settings) -> crate::engine::Config {
+    let mut config = opts.engine.clone();
+    match ifaddrs::read(&opts.lan_ifs) {
+        Ok(local) => config.never_block.extend(local.all()),
+        Err(e) => log::warn!("cannot read the interfaces' addresses: {e}; only --lan and -a keep the LAN and the router from being blocked"),
+    }
+    config
 }
 
 /// Hands the storefile's peers to the engine; returns the ones new to it (for the kernel).
