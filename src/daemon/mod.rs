@@ -112,25 +112,31 @@ pub fn monotonic_now() -> Millis {
     Millis(secs.saturating_mul(1000).saturating_add(ms))
 }
 
-/// The last panic's message, for the log line written where it is caught (the default
-/// hook would print to a stderr that is /dev/null once detached).
-static LAST_PANIC: Mutex<String> = Mutex::new(String::new());
+/// Where the last panic happened, for the log line written where it is caught (the
+/// default hook would print to a stderr that is /dev/null once detached).
+static LAST_PANIC_AT: Mutex<String> = Mutex::new(String::new());
 
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let msg = match info.payload().downcast_ref::<&str>() {
-            Some(s) => s.to_string(),
-            None => info.payload().downcast_ref::<String>().cloned().unwrap_or_default(),
-        };
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        if let Ok(mut last) = LAST_PANIC.lock() {
-            *last = format!("{msg}{at}");
+        if let (Ok(mut at), Some(l)) = (LAST_PANIC_AT.lock(), info.location()) {
+            *at = format!("{}:{}", l.file(), l.line());
         }
     }));
 }
 
-fn last_panic() -> String {
-    LAST_PANIC.lock().map(|s| s.clone()).unwrap_or_default()
+/// Runs `f`; a panic inside becomes `Err` with its message (and where it happened, when
+/// the daemon's hook is installed), so one bad packet cannot end the firewall.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let msg = match payload.downcast_ref::<&str>() {
+            Some(s) => s.to_string(),
+            None => payload.downcast_ref::<String>().cloned().unwrap_or_else(|| "unknown panic".into()),
+        };
+        match LAST_PANIC_AT.lock().map(|mut at| std::mem::take(&mut *at)) {
+            Ok(at) if !at.is_empty() => format!("{msg} at {at}"),
+            _ => msg,
+        }
+    })
 }
 
 /// Kinds of trouble that are logged at most once per [`THROTTLE_MS`].
@@ -476,14 +482,14 @@ impl Daemon {
             self.fx.troubles.note(Trouble::Verdict, now, || format!("cannot give a verdict: {e}"));
         }
         let Daemon { actions, fx, .. } = self;
-        let done = catch_unwind(AssertUnwindSafe(|| {
+        let done = guarded(|| {
             for a in actions.drain(..) {
                 fx.perform(a, now);
             }
-        }));
-        if done.is_err() {
+        });
+        if let Err(why) = done {
             self.actions.clear();
-            self.fx.troubles.note(Trouble::Panic, now, || format!("panic while carrying out actions: {}", last_panic()));
+            self.fx.troubles.note(Trouble::Panic, now, || format!("panic while carrying out actions: {why}"));
         }
     }
 
@@ -507,16 +513,16 @@ impl Daemon {
         self.actions.clear();
         let Daemon { engine, actions, .. } = self;
         let pkt = Packet { bytes, path, mac };
-        match catch_unwind(AssertUnwindSafe(|| engine.process(&pkt, now, &mut |a| actions.push(a)))) {
+        match guarded(|| engine.process(&pkt, now, &mut |a| actions.push(a))) {
             Ok(d) => match d.verdict {
                 EngineVerdict::Accept => Verdict::Accept,
                 EngineVerdict::Drop => Verdict::Drop,
             },
-            Err(_) => {
+            Err(why) => {
                 self.actions.clear();
                 let len = bytes.len();
                 self.fx.troubles.note(Trouble::Panic, now, || {
-                    format!("the engine panicked on a {len}-byte packet ({path:?}); accepted it: {}", last_panic())
+                    format!("the engine panicked on a {len}-byte packet ({path:?}); accepted it: {why}")
                 });
                 Verdict::Accept
             }
@@ -526,15 +532,15 @@ impl Daemon {
     fn tick(&mut self, now: Millis) {
         self.actions.clear();
         let Daemon { engine, actions, fx, .. } = self;
-        let r = catch_unwind(AssertUnwindSafe(|| {
+        let r = guarded(|| {
             engine.tick(now, &mut |a| actions.push(a));
             for a in actions.drain(..) {
                 fx.perform(a, now);
             }
-        }));
-        if r.is_err() {
+        });
+        if let Err(why) = r {
             self.actions.clear();
-            self.fx.troubles.note(Trouble::Panic, now, || format!("panic in the engine's clock: {}", last_panic()));
+            self.fx.troubles.note(Trouble::Panic, now, || format!("panic in the engine's clock: {why}"));
         }
         if let Some(t) = &mut self.training {
             if let Err(e) = t.save_if_due(&self.engine, now) {
@@ -655,8 +661,13 @@ impl Daemon {
 
     /// The clean stop: see the module documentation.
     fn stop(&mut self) {
-        // Packets already queued get their verdicts instead of being dropped with the socket.
-        while self.drain(BATCH) > 0 {}
+        // Packets already queued get their verdicts instead of being dropped with the
+        // socket; bounded, so a flood cannot hold the stop up.
+        for _ in 0..16 {
+            if self.drain(BATCH) == 0 {
+                break;
+            }
+        }
         if let Some(store) = &mut self.fx.store {
             if let Err(e) = store.sync() {
                 log::error!("storefile {}: {e}; {} peers could not be saved", store.path().display(), store.pending());
@@ -730,6 +741,18 @@ mod tests {
         assert_eq!(counts, vec![("daemon_storefile_errors", 6)]);
         t.note(Trouble::Spoof, Millis(1), String::new);
         assert_eq!(t.named().find(|(n, _)| *n == "daemon_spoof_errors").map(|(_, v)| v), Some(1));
+    }
+
+    #[test]
+    fn a_panic_is_caught_with_its_message_and_the_loop_goes_on() {
+        assert_eq!(guarded(|| 7), Ok(7));
+        let why = guarded(|| -> u8 { panic!("bad packet {}", 42) }).unwrap_err();
+        assert!(why.starts_with("bad packet 42"), "{why}");
+        let why = guarded(|| -> u8 { std::panic::panic_any(5u32) }).unwrap_err();
+        assert!(why.starts_with("unknown panic"), "{why}");
+        // Overflow checks are on in every profile: arithmetic panics are caught too.
+        let big = std::hint::black_box(u8::MAX);
+        assert!(guarded(|| big + 1).is_err());
     }
 
     #[test]
