@@ -445,11 +445,27 @@ case_firewall_include_replays_rules() {
 		$SHIPPED_START
 		== firewall include
 		ftwall rules apply $SHIPPED_RULES
+		ubus call service signal '{"name":"ftwall","signal":1}'
 		include exit 0
 		== stop
 		ftwall rules remove $SHIPPED_RULES
 		procd kill ftwall
 		== firewall include
+		include exit 0
+	EOF
+}
+
+case_firewall_include_reports_failure() {
+	shipped_router
+	set_option enabled 1
+	run start
+	export FAKE_FTWALL_FAIL='rules apply'
+	firewall_reload
+	expect <<-EOF
+		$SHIPPED_START
+		== firewall include
+		ftwall rules apply $SHIPPED_RULES
+		log daemon.err ftwall: could not put the ftwall rules back after a firewall reload
 		include exit 0
 	EOF
 }

@@ -126,6 +126,7 @@ new_root() {
 	cp "$FTWALL_STUBS/ftwall" "$ROOT/usr/sbin/ftwall"
 	cp "$INIT" "$ROOT/etc/init.d/ftwall"
 	cp "$FTWALL_STUBS/logger" "$ROOT/bin/logger"
+	cp "$FTWALL_STUBS/ubus" "$ROOT/bin/ubus"
 	: > "$ROOT/zones"
 	: > "$ROOT/trace"
 	cat > "$ROOT/overrides" <<-EOF

@@ -234,7 +234,11 @@ function loadStatus(services, statusText, logText) {
 }
 
 const SAMPLE = [
-	'# ftwall 3.0.0 status',
+	'# ftwall status (see `ftwall status`)',
+	'pid 1234',
+	'started 1732480000',
+	'updated 1732480100',
+	'mode monitor',
 	'client 192.168.1.23 fasttrack 97 00:11:22:33:44:55',
 	'client\t2001:db8::23\tbittorrent\t3661\t-',
 	'peer 203.0.113.9:1214 fasttrack',
@@ -245,7 +249,8 @@ const SAMPLE = [
 	'',
 	'future-kind 1 2 3',
 	'client 192.168.1.99 fasttrack soon 00:11:22:33:44:66',
-	'counter broken -1'
+	'counter broken -1',
+	'mode sleeping'
 ].join('\n');
 
 test('status file is parsed as documented', () => {
@@ -261,9 +266,14 @@ test('status file is parsed as documented', () => {
 	]);
 	assert.deepStrictEqual(st.dns, [{ ip: '198.51.100.4', secs: 3540, name: 'peer.winmx.example' }]);
 	assert.deepStrictEqual(st.counters, [{ name: 'packets', value: '12345' }, { name: 'locks', value: '2' }]);
-	// The unknown kind and the two malformed records are skipped, not shown wrongly.
-	assert.strictEqual(st.skipped, 3);
-	assert.deepStrictEqual(status.parseStatus(''), { clients: [], peers: [], dns: [], counters: [], skipped: 0 });
+	assert.strictEqual(st.pid, 1234);
+	assert.strictEqual(st.started, 1732480000);
+	assert.strictEqual(st.updated, 1732480100);
+	assert.strictEqual(st.mode, 'monitor');
+	// The unknown kind and the three malformed records are skipped, not shown wrongly.
+	assert.strictEqual(st.skipped, 4);
+	assert.deepStrictEqual(status.parseStatus(''), { pid: null, started: null, updated: null, mode: null,
+		clients: [], peers: [], dns: [], counters: [], skipped: 0 });
 	assert.deepStrictEqual(status.parseStatus(null).clients, []);
 });
 
@@ -281,12 +291,19 @@ test('status page shows clients, peers, DNS addresses, counters and log', async 
 	const data = await status.load();
 	const page = status.render(data);
 	const text = textOf(page);
-	for (const s of ['Running', '192.168.1.23', '00:11:22:33:44:55', 'fasttrack', '1m 37s', '1h 1m 1s',
+	for (const s of ['Running in monitor mode', 'Status written', '192.168.1.23', '00:11:22:33:44:55', 'fasttrack', '1m 37s', '1h 1m 1s',
 		'[2001:db8::7]:6346', 'gnutella', 'peer.winmx.example', '59m 0s', 'packets', '12345',
 		'client 192.168.1.23 locked'])
 		assert.ok(text.includes(s), `page lacks ${s}`);
 	assert.strictEqual(polls.length, 1);
 	assert.strictEqual(polls[0][1], 5);
+});
+
+test('status left by a daemon that stopped is marked as such', async () => {
+	const { status } = loadStatus({}, SAMPLE);
+	const text = textOf(status.render(await status.load()));
+	assert.ok(text.includes('Not running'));
+	assert.ok(text.includes('no longer runs'));
 });
 
 test('status page without daemon or status file says so', async () => {

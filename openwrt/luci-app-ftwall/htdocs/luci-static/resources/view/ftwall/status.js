@@ -11,29 +11,34 @@
  * its counters, and its recent log lines. Refreshed every 5 seconds.
  *
  * Source: the status file the daemon keeps, /var/run/ftwall/status (the init script
- * passes --status-file /var/run/ftwall/status). Its format, which the daemon writes and
- * this page (and `ftwall status`) read:
+ * passes --status-file /var/run/ftwall/status). The daemon's src/daemon/status.rs writes
+ * it and is the authority on its format; what this page relies on:
  *
- *   - plain text, UTF-8, one record per line, fields separated by single spaces or tabs;
- *     empty lines and lines starting with '#' are comments;
+ *   - plain text, one record per line, fields separated by spaces or tabs; empty lines
+ *     and lines starting with '#' are comments;
  *   - the first word names the record; records of an unknown kind are skipped, so that
- *     the daemon may add kinds (and trailing fields) without breaking readers;
- *   - the file is replaced as a whole (written to a temporary name, then renamed), so a
- *     reader never sees half of it.
+ *     the daemon may add kinds without breaking readers;
+ *   - the file is replaced as a whole (temporary file, then rename), rewritten every few
+ *     seconds, and removed when the daemon stops cleanly.
  *
+ *   pid <pid>                        the daemon's process id
+ *   started <unix-seconds>           when it started
+ *   updated <unix-seconds>           when it wrote this file
+ *   mode enforcing|monitor           monitor: detects and logs, blocks nothing
  *   client <ip> <protocol> <secs-left> <mac>
  *       a locked client: its address, the protocol that caught it (a --protocols name),
  *       whole seconds until the lock ends, and its MAC address ('-' when unknown)
- *   peer <ip:port> <protocol>
- *       a blocked peer; IPv6 as [addr]:port
- *   dns <ip> <secs-left> <name>
- *       an address blocked because a DNS answer for <name> (matching a pattern) gave it,
- *       with whole seconds until that expires
- *   counter <name> <value>
- *       a counter (decimal, unsigned), e.g. "counter packets 12345"
+ *   peer <ip:port> <protocol>        a blocked peer; IPv6 as [addr]:port
+ *   dns <ip> <secs-left> <name>      an address blocked because a DNS answer for <name>
+ *                                    (matching a pattern) gave it; seconds until it expires
+ *   counter <name> <value>           a counter (decimal, unsigned)
  *
  * Example:
- *   # ftwall 3.0.0 status
+ *   # ftwall status
+ *   pid 1234
+ *   started 1732480000
+ *   updated 1732480100
+ *   mode enforcing
  *   client 192.168.1.23 fasttrack 97 00:11:22:33:44:55
  *   peer 203.0.113.9:1214 fasttrack
  *   peer [2001:db8::7]:6346 gnutella
@@ -50,9 +55,11 @@ var callServiceList = rpc.declare({
 	expect: { '': {} }
 });
 
-/* Parses the status file's text into { clients, peers, dns, counters, skipped }. */
+/* Parses the status file's text into { pid, started, updated, mode, clients, peers, dns,
+ * counters, skipped }. */
 function parseStatus(text) {
-	var st = { clients: [], peers: [], dns: [], counters: [], skipped: 0 };
+	var st = { pid: null, started: null, updated: null, mode: null,
+	           clients: [], peers: [], dns: [], counters: [], skipped: 0 };
 
 	String(text || '').split(/\r?\n/).forEach(function(line) {
 		var f = line.trim().split(/[ \t]+/);
@@ -62,6 +69,21 @@ function parseStatus(text) {
 
 		var secs;
 		switch (f[0]) {
+		case 'pid':
+		case 'started':
+		case 'updated':
+			secs = toSecs(f[1]);
+			if (secs == null)
+				break;
+			st[f[0]] = secs;
+			return;
+
+		case 'mode':
+			if (f[1] !== 'enforcing' && f[1] !== 'monitor')
+				break;
+			st.mode = f[1];
+			return;
+
 		case 'client':
 			secs = toSecs(f[3]);
 			if (f.length < 5 || secs == null)
@@ -158,21 +180,28 @@ return view.extend({
 		    st = parseStatus(text);
 
 		var state;
-		if (running)
+		if (running && st.mode === 'monitor')
+			state = _('Running in monitor mode: detects and logs, blocks nothing');
+		else if (running)
 			state = _('Running');
 		else
 			state = _('Not running (enable it under Settings)');
+
+		var notes = [];
+		if (st.updated != null)
+			notes.push(E('p', {}, [ _('Status written %s.').format(new Date(st.updated * 1000).toLocaleString()) ]));
+		if (!running && text != null)
+			notes.push(E('p', {}, [ E('em', {}, [ _('This status is from a daemon that no longer runs.') ]) ]));
+		else if (text == null && running)
+			notes.push(E('p', {}, [ E('em', {}, [ _('No status file yet (%s).').format(STATUS_FILE) ]) ]));
 
 		var logLines = (log && log.stdout) ? log.stdout.trim().split('\n').slice(-30) : [];
 
 		return E('div', {}, [
 			E('div', { 'class': 'cbi-section' }, [
 				E('h3', {}, [ _('Service') ]),
-				E('p', {}, [ state ]),
-				(text == null && running)
-					? E('p', {}, [ E('em', {}, [ _('No status file yet (%s).').format(STATUS_FILE) ]) ])
-					: ''
-			]),
+				E('p', {}, [ state ])
+			].concat(notes)),
 			E('div', { 'class': 'cbi-section' }, [
 				E('h3', {}, [ _('Locked clients') ]),
 				table([ _('Address'), _('MAC'), _('Caught by'), _('Time left') ],
