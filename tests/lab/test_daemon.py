@@ -32,10 +32,11 @@ def queue_rule(lab):
                   "-j", "NFQUEUE", "--queue-num", "0", "--queue-bypass"], ns=lab.ns["router"])
 
 
-def status(fw):
-    """Asks for a fresh status file (SIGUSR1) and returns `ftwall status` output."""
+def status(fw, pid=None):
+    """Asks the daemon (pid, or the driver's process) for a fresh status file (SIGUSR1)
+    and returns `ftwall status` output."""
     before = os.stat(fw.status_file).st_mtime_ns
-    fw.daemon.send_signal(signal.SIGUSR1)
+    os.kill(pid or fw.daemon.pid, signal.SIGUSR1)
     wait_until(lambda: os.path.exists(fw.status_file) and os.stat(fw.status_file).st_mtime_ns != before, 5,
                "the status file to be rewritten on SIGUSR1")
     r = subprocess.run([fw.bin, "status", "--status-file", fw.status_file], capture_output=True, text=True, timeout=10)
@@ -140,3 +141,24 @@ def test_sighup_reloads_the_storefile_and_bad_lines_are_skipped(lab, daemon):
     out = status(daemon)
     assert added in out and "Known peers: 2" in out, out
     assert daemon.alive()
+
+
+def test_without_s_it_detaches_writes_its_pid_and_stops_on_sigterm(lab, daemon):
+    """The classic default: the command returns at once, the daemon lives on by itself."""
+    args = [a for a in daemon.daemon_args(120, False, ()) if a != "-s"]
+    r = subprocess.run(["ip", "netns", "exec", lab.ns["router"]] + args, capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: os.path.exists(daemon.pidfile) and os.path.exists(daemon.status_file), 5,
+               "the detached daemon's pid and status files")
+    pid = int(open(daemon.pidfile).read())
+    try:
+        assert os.getsid(pid) == pid, "the daemon leads a session of its own"
+        assert os.readlink(f"/proc/{pid}/cwd") == "/"
+        out = status(daemon, pid=pid)
+        assert f"pid {pid}" in out, out
+        os.kill(pid, signal.SIGTERM)
+        wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10, "the detached daemon to stop")
+        assert not os.path.exists(daemon.pidfile) and not os.path.exists(daemon.status_file)
+    finally:
+        if os.path.exists(f"/proc/{pid}"):
+            os.kill(pid, signal.SIGKILL)
