@@ -5,8 +5,12 @@
 //! protocol. It keeps no state of its own and does no I/O: everything it needs is in the
 //! [`Segment`], so detectors are tested on bytes alone.
 
+pub mod bittorrent;
 pub mod fasttrack;
 pub mod opennap;
+pub mod shape;
+#[cfg(test)]
+mod test_support;
 pub mod winmx;
 
 use core::fmt;
@@ -253,5 +257,21 @@ pub trait Detector: Sync {
     fn inspect(&self, seg: &Segment<'_>) -> Option<Hit>;
 }
 
-/// Every detector, in the order they are tried.
-pub static DETECTORS: &[&dyn Detector] = &[&fasttrack::FastTrack, &winmx::WinMx, &opennap::OpenNap];
+/// Every detector, in the order they are tried; the first hit decides the flow.
+///
+/// Order: byte signatures first, cheapest and most specific first; then the detectors
+/// that decide from host state plus a first packet's shape (encrypted or obfuscated
+/// traffic), so that a packet a signature names is never claimed by a guess.
+///
+/// Each detector belongs to one [`Protocol`] and runs only while that protocol is in
+/// [`Config::protocols`](crate::engine::Config) (`--protocols`). The default set is every
+/// protocol ([`ProtocolSet::all`]): fasttrack, winmx, opennap, bittorrent, edonkey,
+/// gnutella, directconnect, ares, soulseek and dns (DNS name patterns).
+pub static DETECTORS: &[&dyn Detector] = &[
+    &fasttrack::FastTrack,
+    &winmx::WinMx,
+    &opennap::OpenNap,
+    &bittorrent::BitTorrent,
+    // host state + shape
+    &bittorrent::Encrypted,
+];
