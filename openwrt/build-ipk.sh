@@ -15,7 +15,9 @@
 # root (0/0), sorted, dated SOURCE_DATE_EPOCH (default: the last commit's date), compressed
 # with gzip -n: the same inputs give the same bytes.
 #
-# Binaries come from target/RUST_TARGET/release/ftwall. A missing one is an error. With
+# Binaries come from target/RUST_TARGET/release/ftwall ($CARGO_TARGET_DIR instead of target/
+# when set, as for cargo). A missing one, or one whose ELF header is not of the
+# architecture, is an error. With
 # --allow-host-binary (for tests), x86_64 falls back to the host build target/release/ftwall
 # (built if missing): that one is dynamically linked against the build machine's libc and
 # does not run on a router, which the output says.
@@ -24,6 +26,7 @@
 set -eu
 
 top="$(cd "$(dirname "$0")/.." && pwd)"
+targetdir="${CARGO_TARGET_DIR:-$top/target}"
 out="$top/dist/ipk"
 allow_host=0
 ALL_ARCHS='mips_24kc mipsel_24kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53 x86_64'
@@ -246,14 +249,14 @@ build_ftwall() {
 binary_for() {
 	arch="$1"
 	target="$(rust_target "$arch")" || die "unknown architecture $arch (known: $ALL_ARCHS)"
-	bin="$top/target/$target/release/ftwall"
+	bin="$targetdir/$target/release/ftwall"
 	if [ ! -f "$bin" ] && [ "$allow_host" = 1 ] && [ "$arch" = x86_64 ] && [ "$(uname -m)" = x86_64 ]; then
-		bin="$top/target/release/ftwall"
+		bin="$targetdir/release/ftwall"
 		if [ ! -f "$bin" ]; then
 			echo "build-ipk: building the host binary (cargo build --release --locked)" >&2
 			(cd "$top" && cargo build --release --locked >&2)
 		fi
-		echo "build-ipk: NOTE: x86_64 packages the HOST build target/release/ftwall, not a static musl binary: for tests only, it will not run on a router" >&2
+		echo "build-ipk: NOTE: x86_64 packages the HOST build $bin, not a static musl binary: for tests only, it will not run on a router" >&2
 	fi
 	[ -f "$bin" ] || die "missing $bin: build it with \`make cross TARGET=$target\`"
 	got="$(elf_describe "$bin")" || die "$bin is not an ELF binary"

@@ -86,8 +86,38 @@ if [ ! -f "$top/target/mips-unknown-linux-musl/release/ftwall" ]; then
 		sh -c 'sh "$1" --out "$2" mips_24kc 2>&1 | grep -q "make cross TARGET=mips-unknown-linux-musl"' sh "$build" "$work/bad"
 fi
 
-binary="$top/target/x86_64-unknown-linux-musl/release/ftwall"
-[ -f "$binary" ] || binary="$top/target/release/ftwall"
+tdir="${CARGO_TARGET_DIR:-$top/target}"
+binary="$tdir/x86_64-unknown-linux-musl/release/ftwall"
+[ -f "$binary" ] || binary="$tdir/release/ftwall"
+
+# Every architecture, from stand-in binaries that are only an ELF header of the right kind
+# (class, byte order, machine) in a target directory of their own.
+# fake_elf FILE CLASS DATA E_TYPE E_MACHINE: bytes as printf %b escapes (\0ddd), the last two
+# in the file's byte order.
+fake_elf() {
+	mkdir -p "$(dirname "$1")"
+	printf '%b' '\0177ELF' "$2" "$3" '\01\0\0\0\0\0\0\0\0\0' "$4" "$5" > "$1"
+}
+ft="$work/fake-target"
+fake_elf "$ft/mips-unknown-linux-musl/release/ftwall" '\01' '\02' '\0\02' '\0\010'
+fake_elf "$ft/mipsel-unknown-linux-musl/release/ftwall" '\01' '\01' '\02\0' '\010\0'
+fake_elf "$ft/armv7-unknown-linux-musleabihf/release/ftwall" '\01' '\01' '\02\0' '\050\0'
+fake_elf "$ft/aarch64-unknown-linux-musl/release/ftwall" '\02' '\01' '\02\0' '\0267\0'
+fake_elf "$ft/x86_64-unknown-linux-musl/release/ftwall" '\02' '\01' '\02\0' '\076\0'
+CARGO_TARGET_DIR="$ft" SOURCE_DATE_EPOCH=$EPOCH sh "$build" --out "$work/all-archs" > "$work/all.log" 2>&1
+check "make ipk builds every architecture from make cross's binaries" [ $? = 0 ]
+for arch in mips_24kc mipsel_24kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53 x86_64; do
+	for pkg in ftwall ftwall-fw3; do
+		f="$work/all-archs/$arch/${pkg}_${V}_${arch}.ipk"
+		same "$pkg for $arch: Architecture" "$arch" \
+			"$(tar -xzOf "$f" ./control.tar.gz 2>/dev/null | tar -xzO ./control 2>/dev/null | sed -n 's/^Architecture: //p')"
+	done
+done
+same "11 packages for 5 architectures" 11 "$(find "$work/all-archs" -name '*.ipk' | wc -l | tr -d ' ')"
+# A binary of the wrong kind is refused: big-endian MIPS where little-endian is needed.
+cp "$ft/mips-unknown-linux-musl/release/ftwall" "$ft/mipsel-unknown-linux-musl/release/ftwall"
+check "a binary of another architecture is refused" \
+	sh -c 'CARGO_TARGET_DIR="$1" sh "$2" --out "$3" mipsel_24kc 2>&1 | grep -q "mipsel_24kc needs .32 little 8."' sh "$ft" "$build" "$work/bad"
 
 # ---- one package -----------------------------------------------------------------------------
 
