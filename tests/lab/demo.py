@@ -57,7 +57,7 @@ def describe(r):
     return f"OK ({r['bytes']} bytes in {r['secs'] * 1000:.0f} ms)" if r["ok"] else f"FAILED ({r.get('error') or r.get('why')})"
 
 
-def main(backend="nft"):
+def main(backend="iptables"):
     if os.geteuid() != 0:
         print("demo: needs root (it builds network namespaces and netfilter rules)", file=sys.stderr)
         return 1

@@ -80,7 +80,7 @@ class Ftwall:
     # -- daemon -------------------------------------------------------------------------
     def daemon_args(self, lock_secs, monitor, extra):
         args = [self.bin, "-s", "-t", str(lock_secs), "-f", self.storefile, "-c", self.client_dir,
-                "-L", "cputT", "--lan-if", LAN_IF, "--wan-if", WAN_IF,
+                "-L", "cputT", "--lan-if", LAN_IF, "--wan-if", WAN_IF, "--backend", self.backend,
                 "--status-file", self.status_file, "--pidfile", self.pidfile]
         if monitor:
             args.append("--monitor")

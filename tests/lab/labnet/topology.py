@@ -140,7 +140,7 @@ class Lab:
         if self.dnsmasq.poll() is not None:
             raise AssertionError(f"dnsmasq exited: {open(os.path.join(self.workdir, 'dnsmasq.log')).read()}")
         inet = self.agent("inet")
-        r = inet.result(inet.send("resolve", name=WEB_NAME, server=ADDR[4]["dns"], timeout=0.3), allow_error=True)
+        r = inet.result(inet.send("resolve", name=WEB_NAME, server=ADDR[4]["dns"], timeout=0.3))
         return r.get("ok")
 
     def agent(self, role):

@@ -2,7 +2,8 @@
 
 Commands arrive as JSON lines on stdin ({"id": n, "cmd": name, ...arguments}); every
 command runs in its own thread and reports JSON events on stdout, each tagged with the
-command's id, the last one being {"ev": "result", "id": n, ...}. The agent exits when
+command's id, the last one being {"ev": "result", "id": n, ...} (with "crash" if the command
+raised). The agent exits when
 stdin closes, so a harness that dies takes its agents with it.
 """
 
@@ -48,7 +49,8 @@ def _run(cmd_id, name, args):
         result = COMMANDS[name](report, **args)
         report("result", **(result or {}))
     except Exception as exc:  # reported, never swallowed: the harness fails the test
-        report("result", error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc())
+        # "crash", not "error": an "error" field is an ordinary outcome (a refused connection).
+        report("result", crash=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc())
 
 
 def main():
@@ -60,7 +62,7 @@ def main():
         msg = json.loads(line)
         cmd_id, name = msg.pop("id"), msg.pop("cmd")
         if name not in COMMANDS:
-            emit("result", id=cmd_id, error=f"unknown command {name}")
+            emit("result", id=cmd_id, crash=f"unknown command {name}")
             continue
         threading.Thread(target=_run, args=(cmd_id, name, msg), daemon=True).start()
     # stdin closed: the harness is gone or done with us.

@@ -39,8 +39,10 @@ class _Client:
         self.probes_answered = 0
         self.sessions = []
         self.lock = threading.Lock()
-        threading.Thread(target=self._udp_loop, daemon=True).start()
-        threading.Thread(target=self._accept_loop, daemon=True).start()
+        self.threads = [threading.Thread(target=self._udp_loop, daemon=True),
+                        threading.Thread(target=self._accept_loop, daemon=True)]
+        for t in self.threads:
+            t.start()
 
     def _udp_loop(self):
         while not self.stopped.is_set():
@@ -82,7 +84,10 @@ class _Client:
             conn.close()
 
     def close(self):
+        """Stops answering and frees the port: when this returns, the port can be bound again."""
         self.stopped.set()
+        for t in self.threads:  # they notice within their 0.2 s socket timeout
+            t.join(timeout=2)
         for s in [self.udp, self.tcp] + self.sessions:
             try:
                 s.close()
@@ -91,8 +96,12 @@ class _Client:
 
 
 def start(report, supernodes, port=1214, network=fasttrack.KAZAA, pong_wait=1.0, connect_timeout=2.0,
-          transfer=True, transfer_size=64 * 1024, stall_timeout=3.0, username="labuser", name="kazaa"):
-    """Runs steps 1-5; the client then stays up, answering pings, until stop()."""
+          transfer=True, transfer_size=64 * 1024, stall_timeout=3.0, username="labuser", name="kazaa",
+          ping_interval=0.01):
+    """Runs steps 1-5; the client then stays up, answering pings, until stop().
+
+    `ping_interval` spaces the burst a little, as a client walking a list of hundreds of
+    supernodes does; a firewall must treat the tenth ping of a burst like the first."""
     family = family_of(fasttrack.parse_endpoint(supernodes[0])[0])
     client = _Client(report, family, port, network)
     with _clients_lock:
@@ -102,7 +111,9 @@ def start(report, supernodes, port=1214, network=fasttrack.KAZAA, pong_wait=1.0,
         _clients[name] = client
 
     ping = fasttrack.ping(network)
-    for sn in supernodes:
+    for i, sn in enumerate(supernodes):
+        if i and ping_interval:
+            time.sleep(ping_interval)
         client.udp.sendto(ping, fasttrack.parse_endpoint(sn))
     report("pings_sent", count=len(supernodes), port=client.port, hex=ping.hex(), to=supernodes)
 
