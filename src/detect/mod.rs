@@ -6,6 +6,7 @@
 //! [`Segment`], so detectors are tested on bytes alone.
 
 pub mod bittorrent;
+pub mod edonkey;
 pub mod fasttrack;
 pub mod opennap;
 pub mod shape;
@@ -272,6 +273,8 @@ pub static DETECTORS: &[&dyn Detector] = &[
     &winmx::WinMx,
     &opennap::OpenNap,
     &bittorrent::BitTorrent,
+    &edonkey::EDonkey,
     // host state + shape
     &bittorrent::Encrypted,
+    &edonkey::Obfuscated,
 ];
