@@ -22,7 +22,8 @@
 //! * SIGHUP: re-read what can change while running: the storefile and the DNS training
 //!   file (lines added by hand are loaded and blocked; removing a line takes effect at
 //!   the next start), the `--pattern-file` files, the
-//!   interface indices (an interface that was re-created), the syslog connection; and
+//!   interface indices (also looked up every 10 s, for interfaces that come up late or
+//!   are re-created), the syslog connection; and
 //!   refill the kernel sets from memory, which repairs them after a firewall reload
 //!   flushed them. Options given on the command line do not change.
 //! * SIGUSR1: write the status file now.
@@ -276,6 +277,8 @@ impl Effects {
 
 struct Daemon {
     opts: Settings,
+    /// Interface names that did not resolve at the last look.
+    missing_ifaces: Vec<String>,
     accept_as: AcceptAs,
     engine: Engine,
     queue: Queue,
@@ -291,6 +294,7 @@ struct Daemon {
 /// Packets handled per wake-up before the clock and the signals get a look.
 const BATCH: usize = 64;
 const TICK_MS: u64 = 1000;
+const IFACE_CHECK_MS: u64 = 10_000;
 
 fn absolute(p: &FsPath) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
@@ -350,6 +354,7 @@ impl Daemon {
 
         let mut d = Daemon {
             ifaces: Interfaces::default(),
+            missing_ifaces: Vec::new(),
             engine,
             queue,
             signals,
@@ -389,11 +394,21 @@ impl Daemon {
         Ok(d)
     }
 
+    /// Looks the interface names up again: at start, on SIGHUP and every
+    /// [`IFACE_CHECK_MS`] (an interface may come up after the daemon, or be re-created
+    /// with a new index). Logs only what changed.
     fn resolve_interfaces(&mut self) {
         let (lan, missing_lan) = path::resolve(&self.opts.lan_ifs);
         let (wan, missing_wan) = path::resolve(&self.opts.wan_ifs);
-        for name in missing_lan.iter().chain(&missing_wan) {
-            log::warn!("interface {name} does not exist (yet); send SIGHUP once it does");
+        let missing: Vec<String> = missing_lan.into_iter().chain(missing_wan).collect();
+        if missing != self.missing_ifaces {
+            for name in missing.iter().filter(|n| !self.missing_ifaces.contains(n)) {
+                log::warn!("interface {name} does not exist (yet); its packets are passed unexamined until it does");
+            }
+            for name in self.missing_ifaces.iter().filter(|n| !missing.contains(n)) {
+                log::info!("interface {name} is there now");
+            }
+            self.missing_ifaces = missing;
         }
         self.ifaces = Interfaces { lan, wan };
     }
@@ -403,10 +418,15 @@ impl Daemon {
         let mut next_tick = now;
         let mut next_status = now;
         let mut next_retry = now.plus(peerstore::RETRY_MS);
+        let mut next_iface_check = now.plus(IFACE_CHECK_MS);
         loop {
             if now >= next_tick {
                 self.tick(now);
                 next_tick = now.plus(TICK_MS);
+            }
+            if now >= next_iface_check {
+                self.resolve_interfaces();
+                next_iface_check = now.plus(IFACE_CHECK_MS);
             }
             if now >= next_retry {
                 self.retry_store(now);
