@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 
-from . import dns, kazaa, peers, web
+from . import dns, kazaa, peers, web, winmx_opennap
 
 _out_lock = threading.Lock()
 
@@ -38,6 +38,12 @@ COMMANDS = {
     "kazaa_stop": kazaa.stop,
     "transfer": kazaa.transfer,
     "ping_burst": kazaa.ping_burst,
+    "serve_winmx": winmx_opennap.serve_winmx,
+    "serve_opennap": winmx_opennap.serve_opennap,
+    "serve_nap_transfer": winmx_opennap.serve_nap_transfer,
+    "winmx_connect": winmx_opennap.winmx_connect,
+    "opennap_login": winmx_opennap.opennap_login,
+    "nap_get": winmx_opennap.nap_get,
 }
 
 
