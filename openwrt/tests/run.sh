@@ -7,7 +7,8 @@
 #      (ipk-test.sh; needs the host or x86_64 cross binary, built if missing);
 #   4. LuCI: every view parses (node --check, compiled as LuCI compiles it: as a function
 #      body), the JSON files are valid, and the views behave (node --test luci.test.js);
-#   5. the feed Makefiles carry the crate's version.
+#   5. the feed Makefile installs what build-ipk.sh packages, with the same postrm;
+#   6. the feed Makefiles carry the crate's version.
 # A missing tool is a failure, not a skip. Ends with "openwrt: N passed, N failed".
 # shellcheck disable=SC3043
 
@@ -111,7 +112,28 @@ if need node; then
 	result "LuCI views behave (node --test luci.test.js)" $?
 fi
 
-# ---- 5. versions -------------------------------------------------------------------------------
+# ---- 5. the feed Makefiles agree with the .ipk builder --------------------------------------
+
+# "mode source destination" of every file of files/ each one installs. (The $ in these
+# patterns are make's and the script's, matched literally.)
+# shellcheck disable=SC2016
+sed -n 's/^[[:space:]]*\$(INSTALL_\(BIN\|CONF\|DATA\)) \$(PKG_BUILD_DIR)\/\(files\/[^ ]*\) \$(1)\([^ ;]*\);\{0,1\}[[:space:]\\]*$/\1 \2 \3/p' \
+	openwrt/ftwall/Makefile | sed 's/^BIN/755/;s/^CONF/600/;s/^DATA/644/' | sort > "$work/feed-files"
+sed -n 's/^[[:space:]]*put "\$top\/\(files\/[^"]*\)" "\$d\([^"]*\)" 0\([0-7]*\)$/\3 \1 \2/p' \
+	openwrt/build-ipk.sh | sort > "$work/ipk-files"
+[ "$(wc -l < "$work/feed-files")" -ge 5 ] && cmp -s "$work/feed-files" "$work/ipk-files"
+result "feed Makefile and build-ipk.sh install the same files/ at the same places and modes" $?
+diff "$work/feed-files" "$work/ipk-files"
+
+# The feed Makefile's postrm is openwrt/ipk/ftwall.postrm (make's $$ is the shell's $).
+sed -n '/^define Package\/ftwall\/postrm$/,/^endef$/p' openwrt/ftwall/Makefile |
+	sed -e '1d;$d' -e 's/\$\$/$/g' | grep -v '^#[^!]' > "$work/feed-postrm"
+grep -v '^#[^!]' openwrt/ipk/ftwall.postrm > "$work/ipk-postrm"
+[ -s "$work/feed-postrm" ] && cmp -s "$work/feed-postrm" "$work/ipk-postrm"
+result "feed Makefile postrm is openwrt/ipk/ftwall.postrm" $?
+diff "$work/feed-postrm" "$work/ipk-postrm"
+
+# ---- 6. versions -------------------------------------------------------------------------------
 
 crate="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
 for mk in openwrt/ftwall/Makefile openwrt/luci-app-ftwall/Makefile; do
