@@ -19,6 +19,7 @@ pub mod detect;
 pub mod dns;
 pub mod engine;
 pub mod inspect;
+pub mod rules;
 pub mod storefile;
 pub mod training;
 pub mod time;
