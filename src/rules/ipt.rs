@@ -19,6 +19,10 @@ use std::net::IpAddr;
 use super::policy::{self, Chain, Dir, Family, Match, Rule, Target};
 use super::{Backend, Exec, Inspect, RuleSpec, RulesError, PASS_MARK, SET_LOCKED4, SET_LOCKED6, SET_PEERS4, SET_PEERS6};
 
+/// iptables-restore waits this long for the xtables lock (fw3 may hold it) instead of
+/// failing at once.
+const WAIT: &str = "--wait=10";
+
 const ALL_SETS: [&str; 4] = [SET_LOCKED4, SET_PEERS4, SET_LOCKED6, SET_PEERS6];
 
 /// The tools of one family of one iptables flavour.
@@ -143,18 +147,9 @@ fn render_table_replacing(spec: &RuleSpec, f: Family, old_jumps: &[String]) -> S
 /// Everything `ftwall rules print` shows for iptables: the ipset input, then the
 /// iptables-restore input of each family.
 pub fn render_all(spec: &RuleSpec) -> String {
-    let ifs = |v: &[super::Iface]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
     let mut out = String::new();
     let _ = writeln!(out, "# ftwall rules ({}), from `ftwall rules print`.", spec.backend.name());
-    let _ = writeln!(
-        out,
-        "# LAN: {}  WAN: {}  queue {} ({}), IPv6 {}.",
-        ifs(&spec.lan_ifs),
-        ifs(&spec.wan_ifs),
-        spec.queue,
-        if spec.fail_closed { "fail-closed" } else { "fail-open" },
-        if spec.ipv6 { "on" } else { "off" }
-    );
+    let _ = writeln!(out, "# {}", spec.describe());
     let _ = writeln!(out, "# `ftwall rules apply` also deletes old jumps, so that re-applying is idempotent.");
     let _ = writeln!(out, "### ipset restore -exist");
     out.push_str(&render_ipsets(spec));
@@ -232,7 +227,7 @@ fn remove_family(exec: &mut dyn Exec, t: Tools) -> Result<bool, RulesError> {
     if p.is_empty() {
         return Ok(false);
     }
-    exec.run(t.restore, &["--noflush"], Some(&removal_script(&p)))?;
+    exec.run(t.restore, &[WAIT, "--noflush"], Some(&removal_script(&p)))?;
     Ok(true)
 }
 
@@ -284,7 +279,7 @@ pub fn apply(spec: &RuleSpec, exec: &mut dyn Exec) -> Result<(), RulesError> {
             }
         };
         let script = render_table_replacing(spec, f, &present(&saved).jumps);
-        if let Err(e) = exec.run(t.restore, &["--test", "--noflush"], Some(&script)) {
+        if let Err(e) = exec.run(t.restore, &[WAIT, "--test", "--noflush"], Some(&script)) {
             undo_sets(exec);
             return Err(e);
         }
@@ -292,10 +287,10 @@ pub fn apply(spec: &RuleSpec, exec: &mut dyn Exec) -> Result<(), RulesError> {
     }
     for i in 0..plans.len() {
         let (t, _, script) = &plans[i];
-        if let Err(e) = exec.run(t.restore, &["--noflush"], Some(script)) {
+        if let Err(e) = exec.run(t.restore, &[WAIT, "--noflush"], Some(script)) {
             // Put back the tables already changed, as they were.
             for (t, saved, _) in &plans[..i] {
-                let _ = exec.run(t.restore, &[], Some(saved));
+                let _ = exec.run(t.restore, &[WAIT], Some(saved));
             }
             undo_sets(exec);
             return Err(e);
@@ -440,7 +435,7 @@ mod tests {
         x.answer("iptables-save", Ok(APPLIED));
         x.answer("ip6tables-save", Ok(EMPTY));
         apply(&spec(), &mut x).unwrap();
-        let v4: Vec<&String> = x.calls.iter().filter(|(c, _)| c == "iptables-restore --noflush").filter_map(|(_, i)| i.as_ref()).collect();
+        let v4: Vec<&String> = x.calls.iter().filter(|(c, _)| c == "iptables-restore --wait=10 --noflush").filter_map(|(_, i)| i.as_ref()).collect();
         assert_eq!(v4.len(), 1);
         let s = v4[0];
         assert_eq!(s.matches("-D FORWARD -j ftwall_forward\n").count(), 2);
@@ -453,11 +448,11 @@ mod tests {
                 "ipset list -n",
                 "ipset restore -exist",
                 "iptables-save -t mangle",
-                "iptables-restore --test --noflush",
+                "iptables-restore --wait=10 --test --noflush",
                 "ip6tables-save -t mangle",
-                "ip6tables-restore --test --noflush",
-                "iptables-restore --noflush",
-                "ip6tables-restore --noflush",
+                "ip6tables-restore --wait=10 --test --noflush",
+                "iptables-restore --wait=10 --noflush",
+                "ip6tables-restore --wait=10 --noflush",
             ]
         );
     }
@@ -468,11 +463,11 @@ mod tests {
         x.answer("ipset list -n", Ok("ftwall_locked4\n"));
         x.answer("iptables-save", Ok(EMPTY));
         x.answer("ip6tables-save", Ok(EMPTY));
-        x.answer("ip6tables-restore --test", Err("ip6tables-restore: line 7 failed"));
+        x.answer("ip6tables-restore --wait=10 --test", Err("ip6tables-restore: line 7 failed"));
         let e = apply(&spec(), &mut x).unwrap_err();
         assert!(e.to_string().contains("line 7 failed"));
         let cmds = x.commands();
-        assert!(!cmds.iter().any(|c| c.ends_with("restore --noflush")), "{cmds:?}");
+        assert!(!cmds.iter().any(|c| c.contains("restore --wait=10 --noflush")), "{cmds:?}");
         // ftwall_locked4 was there before: kept. The three created now are destroyed.
         let destroyed: Vec<&str> = cmds.iter().filter_map(|c| c.strip_prefix("ipset destroy ")).collect();
         assert_eq!(destroyed, ["ftwall_peers4", "ftwall_locked6", "ftwall_peers6"]);
@@ -484,9 +479,9 @@ mod tests {
         x.answer("ipset list -n", Ok("ftwall_locked4\nftwall_peers4\nftwall_locked6\nftwall_peers6\n"));
         x.answer("iptables-save", Ok(APPLIED));
         x.answer("ip6tables-save", Ok(EMPTY));
-        x.answer("ip6tables-restore --noflush", Err("boom"));
+        x.answer("ip6tables-restore --wait=10 --noflush", Err("boom"));
         assert!(apply(&spec(), &mut x).is_err());
-        let undo: Vec<&(String, Option<String>)> = x.calls.iter().filter(|(c, _)| c == "iptables-restore ").collect();
+        let undo: Vec<&(String, Option<String>)> = x.calls.iter().filter(|(c, _)| c == "iptables-restore --wait=10").collect();
         assert_eq!(undo.len(), 1, "{:?}", x.commands());
         assert_eq!(undo[0].1.as_deref(), Some(APPLIED));
         assert!(!x.commands().iter().any(|c| c.starts_with("ipset destroy")), "the sets existed before");
@@ -502,8 +497,8 @@ mod tests {
         x.answer("ip6tables-save", Ok(APPLIED));
         apply(&sp, &mut x).unwrap();
         let cmds = x.commands();
-        assert!(!cmds.contains(&"ip6tables-restore --test --noflush"));
-        assert!(cmds.contains(&"ip6tables-restore --noflush"));
+        assert!(!cmds.contains(&"ip6tables-restore --wait=10 --test --noflush"));
+        assert!(cmds.contains(&"ip6tables-restore --wait=10 --noflush"));
         assert!(cmds.contains(&"ipset destroy ftwall_locked6") && cmds.contains(&"ipset destroy ftwall_peers6"));
         assert!(!cmds.contains(&"ipset destroy ftwall_locked4"));
     }
@@ -523,7 +518,7 @@ mod tests {
         remove(Backend::Iptables, &mut x).unwrap();
         assert_eq!(
             x.commands(),
-            ["iptables-save -t mangle", "iptables-restore --noflush", "ip6tables-save -t mangle", "ipset list -n", "ipset destroy ftwall_peers4"]
+            ["iptables-save -t mangle", "iptables-restore --wait=10 --noflush", "ip6tables-save -t mangle", "ipset list -n", "ipset destroy ftwall_peers4"]
         );
     }
 

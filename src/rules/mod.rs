@@ -142,6 +142,19 @@ impl RuleSpec {
         }
     }
 
+    /// One line saying what the rules do, for the head of a printed script.
+    pub fn describe(&self) -> String {
+        let ifs = |v: &[Iface]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+        format!(
+            "LAN: {}  WAN: {}  queue {} ({}), IPv6 {}.",
+            ifs(&self.lan_ifs),
+            ifs(&self.wan_ifs),
+            self.queue,
+            if self.fail_closed { "fail-closed" } else { "fail-open" },
+            if self.ipv6 { "on" } else { "off" }
+        )
+    }
+
     /// Checks what can be checked without the kernel: at least one LAN and one WAN
     /// interface, and no interface on both sides.
     pub fn check(&self) -> Result<(), RulesError> {

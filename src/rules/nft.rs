@@ -92,18 +92,9 @@ fn rule_text(spec: &RuleSpec, r: &Rule) -> String {
 /// a re-apply).
 pub fn render(spec: &RuleSpec) -> String {
     let mut out = String::new();
-    let ifs = |v: &[super::Iface]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
     let _ = writeln!(out, "#!/usr/sbin/nft -f");
     let _ = writeln!(out, "# ftwall rules (nftables), from `ftwall rules print`.");
-    let _ = writeln!(
-        out,
-        "# LAN: {}  WAN: {}  queue {} ({}), IPv6 {}.",
-        ifs(&spec.lan_ifs),
-        ifs(&spec.wan_ifs),
-        spec.queue,
-        if spec.fail_closed { "fail-closed" } else { "fail-open" },
-        if spec.ipv6 { "on" } else { "off" }
-    );
+    let _ = writeln!(out, "# {}", spec.describe());
     let _ = writeln!(out, "# Re-applying replaces every rule and keeps the sets' elements.");
     let _ = writeln!(out, "add table {TABLE}");
     set_decls(&mut out);
@@ -322,7 +313,7 @@ mod tests {
         x.answer("nft list tables", Ok("table inet fw4\ntable inet ftwall\n"));
         let e = apply(&spec(), &mut x).unwrap_err();
         assert!(e.to_string().contains("Operation not supported"));
-        let inputs: Vec<&str> = x.calls.iter().filter_map(|(c, i)| (c == "nft -f -").then(|| i.as_deref().unwrap())).collect();
+        let inputs: Vec<&str> = x.calls.iter().filter(|(c, _)| c == "nft -f -").map(|(_, i)| i.as_deref().unwrap()).collect();
         assert_eq!(inputs.len(), 2);
         assert!(!inputs[0].contains("delete table"));
         assert!(inputs[1].starts_with(FRESH_PREFIX));

@@ -83,6 +83,13 @@ impl<E: Exec> CommandSets<E> {
         self.exec.run("ipset", &args, None).map(|_| ())
     }
 
+    fn remove_from(&mut self, set: &str, ip: IpAddr) -> Result<(), RulesError> {
+        match self.backend {
+            Backend::Nft => self.nft(&nft::remove_element(set, ip)),
+            Backend::Iptables | Backend::IptablesLegacy => self.ipset(&["del".into(), set.into(), ip.to_string(), "-exist".into()]),
+        }
+    }
+
     /// [`KernelSets::lock`] at a given time (for tests of the throttle).
     pub fn lock_at(&mut self, client: IpAddr, secs: u32, now: Instant) -> Result<(), RulesError> {
         if secs == 0 {
@@ -115,11 +122,7 @@ impl<E: Exec> KernelSets for CommandSets<E> {
     fn unlock(&mut self, client: IpAddr) -> Result<(), RulesError> {
         let (ip, f) = self.checked(client)?;
         self.recent.remove(&ip);
-        let set = sets_of(f).0;
-        match self.backend {
-            Backend::Nft => self.nft(&nft::remove_element(set, ip)),
-            Backend::Iptables | Backend::IptablesLegacy => self.ipset(&["del".into(), set.into(), ip.to_string(), "-exist".into()]),
-        }
+        self.remove_from(sets_of(f).0, ip)
     }
 
     fn block_peers(&mut self, peers: &[IpAddr]) -> Result<(), RulesError> {
@@ -150,11 +153,7 @@ impl<E: Exec> KernelSets for CommandSets<E> {
 
     fn unblock_peer(&mut self, peer: IpAddr) -> Result<(), RulesError> {
         let (ip, f) = self.checked(peer)?;
-        let set = sets_of(f).1;
-        match self.backend {
-            Backend::Nft => self.nft(&nft::remove_element(set, ip)),
-            Backend::Iptables | Backend::IptablesLegacy => self.ipset(&["del".into(), set.into(), ip.to_string(), "-exist".into()]),
-        }
+        self.remove_from(sets_of(f).1, ip)
     }
 }
 
