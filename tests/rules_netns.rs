@@ -15,7 +15,7 @@ mod netns;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use ftwall::rules::{self, nft, Backend, CommandSets, Iface, Inspect, KernelSets, RuleSpec, RulesError, SystemExec};
+use ftwall::rules::{self, nft, Backend, CommandSets, Iface, Inspect, RuleSpec, RulesError, SystemExec};
 use netns::*;
 
 const PORT: u16 = 7000;
@@ -64,7 +64,7 @@ fn apply_in(ns: &Ns, spec: &RuleSpec) -> Result<(), RulesError> {
     ns.enter(|| rules::apply(spec, &mut SystemExec))
 }
 
-/// Runs KernelSets calls inside the namespace.
+/// Runs kernel set updates inside the namespace.
 fn with_sets<T: Send>(ns: &Ns, spec: &RuleSpec, f: impl FnOnce(&mut CommandSets<SystemExec>) -> T + Send) -> T {
     let mut k = CommandSets::new(spec.backend, spec.ipv6, SystemExec);
     ns.enter(move || f(&mut k))

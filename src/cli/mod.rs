@@ -45,6 +45,7 @@ pub fn main(args: &[String]) -> i32 {
         "daemon" if !settings.free.is_empty() => usage_error(&format!("unexpected operand '{}'", settings.free[0])),
         "daemon" => crate::daemon::run(&settings),
         "status" => crate::daemon::status::command(&settings.status_file),
+        "rules" => crate::rules::cli::run(&settings),
         _ => usage_error(&format!("'{command}' is not available in this build")),
     }
 }

@@ -22,6 +22,8 @@ pub enum Backend {
     Auto,
     Nft,
     Iptables,
+    /// `iptables-legacy` explicitly, on machines that have both flavours.
+    IptablesLegacy,
 }
 
 /// Everything the command line says.
@@ -57,6 +59,8 @@ pub struct Settings {
     pub fail_closed: bool,
     pub ipv6: bool,
     pub backend: Backend,
+    /// `rules apply`: accept interface names that do not exist (yet).
+    pub allow_missing_ifs: bool,
     pub status_file: PathBuf,
     pub pidfile: Option<PathBuf>,
     /// Problems that are reported but not fatal (bad lines of a pattern file).
@@ -89,6 +93,7 @@ impl Default for Settings {
             fail_closed: false,
             ipv6: true,
             backend: Backend::Auto,
+            allow_missing_ifs: false,
             status_file: PathBuf::from("/var/run/ftwall/status"),
             pidfile: None,
             free: Vec::new(),
@@ -124,7 +129,8 @@ pub fn options() -> Options {
     o.optopt("", "protocols", "detectors to run: all, or names separated by commas; -NAME removes one", "LIST");
     o.optflag("", "fail-closed", "drop queued traffic when ftwall is not running (default: let it pass)");
     o.optflag("", "no-ipv6", "leave IPv6 alone");
-    o.optopt("", "backend", "netfilter front end: nft, iptables or auto (default auto)", "NAME");
+    o.optopt("", "backend", "netfilter front end: nft, iptables, iptables-legacy or auto (default auto)", "NAME");
+    o.optflag("", "allow-missing-if", "rules: accept interface names that do not exist yet (a trailing + matches a prefix)");
     o.optopt("", "status-file", "where the daemon keeps its status (default /var/run/ftwall/status)", "FILE");
     o.optopt("", "pidfile", "write the daemon's pid here", "FILE");
     o.optflag("", "summary", "inspect: print only the per-protocol summary");
@@ -222,8 +228,10 @@ fn settings(m: &Matches) -> Result<Settings, String> {
         None | Some("auto") => Backend::Auto,
         Some("nft") | Some("nftables") => Backend::Nft,
         Some("iptables") => Backend::Iptables,
-        Some(other) => return Err(format!("--backend: '{other}' is not nft, iptables or auto")),
+        Some("iptables-legacy") => Backend::IptablesLegacy,
+        Some(other) => return Err(format!("--backend: '{other}' is not nft, iptables, iptables-legacy or auto")),
     };
+    s.allow_missing_ifs = m.opt_present("allow-missing-if");
     if let Some(f) = m.opt_str("status-file") {
         s.status_file = PathBuf::from(f);
     }

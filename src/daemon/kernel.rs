@@ -48,3 +48,19 @@ impl KernelSets for NoSets {
         Ok(())
     }
 }
+
+/// The kernel sets `ftwall rules` installs, changed through `nft` or `ipset`.
+impl<E: crate::rules::Exec> KernelSets for crate::rules::CommandSets<E> {
+    fn lock(&mut self, ip: IpAddr, secs: u32) -> Result<(), SetError> {
+        crate::rules::CommandSets::lock(self, ip, secs).map_err(|e| SetError(e.to_string()))
+    }
+    fn unlock(&mut self, ip: IpAddr) -> Result<(), SetError> {
+        crate::rules::CommandSets::unlock(self, ip).map_err(|e| SetError(e.to_string()))
+    }
+    fn block_peer(&mut self, ip: IpAddr) -> Result<(), SetError> {
+        crate::rules::CommandSets::block_peer(self, ip).map_err(|e| SetError(e.to_string()))
+    }
+    fn block_peers(&mut self, ips: &[IpAddr]) -> Result<(), SetError> {
+        crate::rules::CommandSets::block_peers(self, ips).map_err(|e| SetError(e.to_string()))
+    }
+}

@@ -314,7 +314,13 @@ impl Daemon {
 
         let now = monotonic_now();
         let mut engine = Engine::new(engine_config(&opts));
-        let mut kernel: Box<dyn KernelSets> = Box::new(NoSets);
+        let mut kernel: Box<dyn KernelSets> = match crate::rules::cli::kernel_sets(&opts) {
+            Ok(sets) => Box::new(sets),
+            Err(e) => {
+                log::warn!("kernel sets not used ({e}): locks and blocked peers act only on queued packets");
+                Box::new(NoSets)
+            }
+        };
 
         let store = opts.storefile.as_deref().map(|path| {
             let (store, report) = PeerStore::open(path);

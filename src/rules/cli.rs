@@ -1,42 +1,63 @@
-//! `ftwall rules print|apply|remove [rule options]`: the command line of the rules.
-//!
-//! [`add_options`] and [`spec_from`] are public so that the daemon's command line can
-//! accept the same rule options and build the same [`RuleSpec`].
+//! `ftwall rules print|apply|remove [options]`: the rules from the command line's
+//! [`Settings`] (the same options the daemon reads, so an init script can pass one
+//! argument list to both).
 
-use getopts::{Matches, Options};
+use crate::cli::{settings, usage_error, Settings};
 
-use super::{apply, detect_backend, remove, render, Backend, BackendChoice, Exec, Iface, RuleSpec, RulesError, SystemExec};
+use super::{apply, detect_backend, remove, render, Backend, BackendChoice, CommandSets, Exec, Iface, RuleSpec, RulesError, SystemExec};
 
-const USAGE: &str = "Usage: ftwall rules print|apply|remove [options]";
-
-/// Adds the rule options to `opts`.
-pub fn add_options(opts: &mut Options) {
-    opts.optopt("", "backend", "nft, iptables, iptables-legacy or auto (default auto)", "NAME");
-    opts.optopt("", "queue", "NFQUEUE queue number (default 0)", "N");
-    opts.optmulti("", "lan-if", "LAN interface (repeatable; a trailing + matches a prefix)", "IFACE");
-    opts.optmulti("", "wan-if", "WAN interface (repeatable; a trailing + matches a prefix)", "IFACE");
-    opts.optflag("", "fail-closed", "drop queued packets while no daemon is running");
-    opts.optflag("", "no-ipv6", "leave IPv6 alone");
-    opts.optflag("", "allow-missing-if", "accept interface names that do not exist (yet)");
-}
-
-/// The backend choice in `m` (default `auto`).
-pub fn backend_from(m: &Matches) -> Result<BackendChoice, RulesError> {
-    m.opt_str("backend").map_or(Ok(BackendChoice::Auto), |b| b.parse())
-}
-
-/// Builds the spec from parsed options, with `backend` already resolved.
-pub fn spec_from(m: &Matches, backend: Backend) -> Result<RuleSpec, RulesError> {
-    let ifaces = |name: &str| m.opt_strs(name).iter().map(|s| s.parse::<Iface>()).collect::<Result<Vec<_>, _>>();
-    let mut spec = RuleSpec::new(backend, ifaces("lan-if")?, ifaces("wan-if")?);
-    if let Some(q) = m.opt_str("queue") {
-        spec.queue = q.parse().map_err(|_| RulesError::Spec(format!("bad queue number '{q}' (0-65535)")))?;
+/// The backend the options ask for.
+pub fn backend_choice(s: &Settings) -> BackendChoice {
+    match s.backend {
+        settings::Backend::Auto => BackendChoice::Auto,
+        settings::Backend::Nft => BackendChoice::Is(Backend::Nft),
+        settings::Backend::Iptables => BackendChoice::Is(Backend::Iptables),
+        settings::Backend::IptablesLegacy => BackendChoice::Is(Backend::IptablesLegacy),
     }
-    spec.fail_closed = m.opt_present("fail-closed");
-    spec.ipv6 = !m.opt_present("no-ipv6");
-    spec.allow_missing_ifs = m.opt_present("allow-missing-if");
+}
+
+/// Resolves `auto` on this machine (see [`detect_backend`]).
+pub fn resolve(choice: BackendChoice, exec: &mut dyn Exec) -> Result<Backend, RulesError> {
+    match choice {
+        BackendChoice::Is(b) => Ok(b),
+        BackendChoice::Auto => detect_backend(exec),
+    }
+}
+
+/// The rule spec the options describe, for a resolved backend.
+pub fn spec_from(s: &Settings, backend: Backend) -> Result<RuleSpec, RulesError> {
+    let ifaces = |names: &[String]| names.iter().map(|n| n.parse::<Iface>()).collect::<Result<Vec<_>, _>>();
+    let mut spec = RuleSpec::new(backend, ifaces(&s.lan_ifs)?, ifaces(&s.wan_ifs)?);
+    spec.queue = s.queue;
+    spec.fail_closed = s.fail_closed;
+    spec.ipv6 = s.ipv6;
+    spec.allow_missing_ifs = s.allow_missing_ifs;
     spec.check()?;
     Ok(spec)
+}
+
+/// The daemon's handle on the kernel sets, for the backend the options ask for.
+/// An error if that backend's ftwall sets are not installed (no `ftwall rules apply`
+/// yet): the daemon then does without, and its verdicts do all the work.
+pub fn kernel_sets(s: &Settings) -> Result<CommandSets<SystemExec>, RulesError> {
+    let mut exec = SystemExec;
+    let backend = resolve(backend_choice(s), &mut exec)?;
+    let installed = match backend {
+        Backend::Nft => super::nft::table_exists(&mut exec)?,
+        Backend::Iptables | Backend::IptablesLegacy => {
+            exec.run("ipset", &["list", "-n"], None)?.lines().any(|l| l.trim() == super::SET_LOCKED4)
+        }
+    };
+    if !installed {
+        return Err(RulesError::Spec(format!("no ftwall sets in {} (run `ftwall rules apply` first)", backend.name())));
+    }
+    Ok(CommandSets::new(backend, s.ipv6, exec))
+}
+
+/// Runs `ftwall rules ...`. Returns the exit status: 0 done, 1 a tool failed, 2 bad
+/// options (nothing was changed).
+pub fn run(s: &Settings) -> i32 {
+    run_with(s, &mut SystemExec, &mut std::io::stdout())
 }
 
 enum Verb {
@@ -45,40 +66,16 @@ enum Verb {
     Remove,
 }
 
-/// Runs `ftwall rules ...`; `args` are the words after `rules`. Returns the exit
-/// status: 0 done, 1 a tool failed, 2 bad options (nothing was changed).
-pub fn main(args: &[String]) -> i32 {
-    main_with(args, &mut SystemExec, &mut std::io::stdout())
-}
-
-pub fn main_with(args: &[String], exec: &mut dyn Exec, out: &mut dyn std::io::Write) -> i32 {
-    let mut opts = Options::new();
-    add_options(&mut opts);
-    opts.optflag("h", "help", "show this help");
-    let bad = |msg: &str| {
-        eprintln!("ftwall rules: {msg}");
-        2
-    };
-    let m = match opts.parse(args) {
-        Ok(m) => m,
-        Err(e) => return bad(&e.to_string()),
-    };
-    if m.opt_present("help") {
-        let _ = write!(out, "{}", opts.usage(USAGE));
-        return 0;
-    }
-    let verb = match m.free.as_slice() {
+pub fn run_with(s: &Settings, exec: &mut dyn Exec, out: &mut dyn std::io::Write) -> i32 {
+    let verb = match s.free.as_slice() {
         [v] if v == "print" => Verb::Print,
         [v] if v == "apply" => Verb::Apply,
         [v] if v == "remove" => Verb::Remove,
-        [] => return bad("say print, apply or remove"),
-        [v] => return bad(&format!("unknown action '{v}' (print, apply or remove)")),
-        [_, extra, ..] => return bad(&format!("unexpected argument '{extra}'")),
+        [] => return usage_error("rules: say print, apply or remove"),
+        [v] => return usage_error(&format!("rules: unknown action '{v}' (print, apply or remove)")),
+        [_, extra, ..] => return usage_error(&format!("rules: unexpected operand '{extra}'")),
     };
-    let choice = match backend_from(&m) {
-        Ok(c) => c,
-        Err(e) => return bad(&e.to_string()),
-    };
+    let choice = backend_choice(s);
     if let Verb::Remove = verb {
         // `auto` removes ftwall from every backend it can find here.
         let backends = match choice {
@@ -90,28 +87,25 @@ pub fn main_with(args: &[String], exec: &mut dyn Exec, out: &mut dyn std::io::Wr
                 Ok(()) => {}
                 Err(RulesError::MissingTool(_)) if choice == BackendChoice::Auto => {}
                 Err(e) => {
-                    eprintln!("ftwall rules: remove ({}): {e}", b.name());
+                    eprintln!("ftwall: rules remove ({}): {e}", b.name());
                     return 1;
                 }
             }
         }
         return 0;
     }
-    let backend = match choice {
-        BackendChoice::Is(b) => b,
-        BackendChoice::Auto => match (detect_backend(exec), &verb) {
-            (Ok(b), _) => b,
-            // Printing needs no kernel: show what a modern system would use.
-            (Err(_), Verb::Print) => Backend::Nft,
-            (Err(e), _) => {
-                eprintln!("ftwall rules: {e}");
-                return 1;
-            }
-        },
+    let backend = match (resolve(choice, exec), &verb) {
+        (Ok(b), _) => b,
+        // Printing needs no kernel: show what a modern system would use.
+        (Err(_), Verb::Print) => Backend::Nft,
+        (Err(e), _) => {
+            eprintln!("ftwall: rules: {e}");
+            return 1;
+        }
     };
-    let spec = match spec_from(&m, backend) {
-        Ok(s) => s,
-        Err(e) => return bad(&e.to_string()),
+    let spec = match spec_from(s, backend) {
+        Ok(spec) => spec,
+        Err(e) => return usage_error(&format!("rules: {e}")),
     };
     match verb {
         Verb::Print => match render(&spec) {
@@ -119,13 +113,13 @@ pub fn main_with(args: &[String], exec: &mut dyn Exec, out: &mut dyn std::io::Wr
                 let _ = write!(out, "{text}");
                 0
             }
-            Err(e) => bad(&e.to_string()),
+            Err(e) => usage_error(&format!("rules: {e}")),
         },
         Verb::Apply => match apply(&spec, exec) {
             Ok(()) => 0,
-            Err(RulesError::Spec(s)) => bad(&s),
+            Err(RulesError::Spec(m)) => usage_error(&format!("rules: {m}")),
             Err(e) => {
-                eprintln!("ftwall rules: apply ({}): {e}", backend.name());
+                eprintln!("ftwall: rules apply ({}): {e}", backend.name());
                 1
             }
         },
@@ -136,13 +130,17 @@ pub fn main_with(args: &[String], exec: &mut dyn Exec, out: &mut dyn std::io::Wr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Request;
     use crate::rules::exec::fake::FakeExec;
 
     fn run(args: &[&str]) -> (i32, String, FakeExec) {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut x = FakeExec::default();
         let mut out = Vec::new();
-        let code = main_with(&args, &mut x, &mut out);
+        let code = match settings::parse(&args) {
+            Ok(Request::Run(s)) => run_with(&s, &mut x, &mut out),
+            other => panic!("{args:?} did not parse: {other:?}"),
+        };
         (code, String::from_utf8(out).unwrap(), x)
     }
 
@@ -152,26 +150,33 @@ mod tests {
         assert_eq!(code, 0);
         assert!(text.contains("add table inet ftwall") && text.contains("queue num 4\n"), "{text}");
         assert!(x.calls.is_empty(), "print with an explicit backend runs nothing");
-        let (code, text, _) = run(&["print", "--backend", "iptables", "--lan-if", "br-lan", "--wan-if", "wan", "--no-ipv6"]);
+        let (code, text, _) = run(&["print", "--backend", "iptables-legacy", "--lan-if", "br-lan", "--wan-if", "wan", "--no-ipv6"]);
         assert_eq!(code, 0);
-        assert!(text.contains("-j NFQUEUE --queue-num 0 --queue-bypass") && !text.contains("ip6tables"), "{text}");
+        assert!(text.contains("-j NFQUEUE --queue-num 0 --queue-bypass") && text.contains("iptables-legacy-restore"), "{text}");
+        assert!(!text.contains("ip6tables"), "{text}");
     }
 
     #[test]
-    fn bad_options_exit_2_and_touch_nothing() {
+    fn the_daemons_options_are_accepted_and_ignored() {
+        let (code, text, _) = run(&["print", "--backend", "nft", "--lan-if", "br-lan", "--wan-if", "wan", "-t", "60", "-f", "/tmp/x", "--monitor"]);
+        assert_eq!(code, 0);
+        assert!(text.contains("add table inet ftwall"));
+    }
+
+    #[test]
+    fn bad_options_exit_2_and_change_nothing() {
         for args in [
-            &["apply", "--lan-if", "br lan", "--wan-if", "wan"][..],
-            &["apply", "--lan-if", "br-lan"],
-            &["apply", "--lan-if", "br-lan", "--wan-if", "wan", "--queue", "70000"],
-            &["apply", "--lan-if", "br-lan", "--wan-if", "wan", "--backend", "pf"],
-            &["apply", "--lan-if", "eth0", "--wan-if", "eth0", "--backend", "nft"],
-            &["frobnicate", "--lan-if", "br-lan", "--wan-if", "wan"],
-            &["apply", "--bogus"],
-            &[],
+            &["apply", "--backend", "nft", "--lan-if", "br\"lan", "--wan-if", "wan"][..],
+            &["apply", "--backend", "nft", "--lan-if", "br-lan"],
+            &["apply", "--backend", "nft", "--lan-if", "ppp+", "--wan-if", "ppp0"],
+            &["apply", "--backend", "iptables", "--wan-if", "wan"],
+            &["frobnicate", "--backend", "nft", "--lan-if", "br-lan", "--wan-if", "wan"],
+            &["apply", "remove", "--backend", "nft", "--lan-if", "br-lan", "--wan-if", "wan"],
+            &["--backend", "nft"],
         ] {
             let (code, _, x) = run(args);
             assert_eq!(code, 2, "{args:?}");
-            assert!(x.commands().iter().all(|c| c.starts_with("nft -c") || c.contains("-save") || c.starts_with("ipset version")), "{args:?}: {:?}", x.commands());
+            assert!(x.calls.is_empty(), "{args:?}: {:?}", x.commands());
         }
     }
 

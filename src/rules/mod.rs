@@ -5,7 +5,7 @@
 //! backends: nftables ([`nft`], its own `table inet ftwall`) and iptables plus ipset
 //! ([`ipt`], `ftwall_*` chains in the mangle table). Both can be printed, applied
 //! idempotently and removed without a trace. The daemon changes set contents (locks,
-//! blocked peers) through the small [`KernelSets`] trait.
+//! blocked peers) through [`CommandSets`].
 //!
 //! Everything is rendered and validated before any tool is run, so a bad option never
 //! leaves a half-changed firewall.
@@ -22,7 +22,7 @@ use core::fmt;
 
 pub use exec::{Exec, SystemExec};
 pub use iface::Iface;
-pub use sets::{CommandSets, KernelSets};
+pub use sets::CommandSets;
 
 use crate::engine::Path;
 

@@ -1,8 +1,7 @@
-//! The daemon's handle on the kernel sets: time-locked clients and blocked peers.
-//!
-//! [`KernelSets`] is what the daemon calls; [`CommandSets`] implements it by running
-//! `nft` or `ipset` (these are rare events: a new lock, a lock refresh, a new peer). A
-//! netlink implementation can replace it without touching the daemon.
+//! Changing the kernel sets (time-locked clients, blocked peers) by running `nft` or
+//! `ipset`: these are rare events (a new lock, a lock refresh, a new peer), so a
+//! command per event is cheap enough. The daemon reaches this through its own small
+//! trait (`daemon::kernel::KernelSets`), so a netlink implementation can replace it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -11,27 +10,10 @@ use std::time::{Duration, Instant};
 use super::policy::{sets_of, Family};
 use super::{ipt, nft, Backend, Exec, RulesError};
 
-/// Changes the contents of ftwall's kernel sets.
-pub trait KernelSets {
-    /// Locks `client` off the internet for `secs` seconds from now, replacing any
-    /// earlier timeout. The kernel drops the lock by itself when it runs out, daemon or
-    /// not. `secs == 0` unlocks.
-    fn lock(&mut self, client: IpAddr, secs: u32) -> Result<(), RulesError>;
-    /// Ends a lock early (not an error if there is none).
-    fn unlock(&mut self, client: IpAddr) -> Result<(), RulesError>;
-    /// Blocks these peers (no timeout); already blocked ones are fine.
-    fn block_peers(&mut self, peers: &[IpAddr]) -> Result<(), RulesError>;
-    fn block_peer(&mut self, peer: IpAddr) -> Result<(), RulesError> {
-        self.block_peers(&[peer])
-    }
-    /// Unblocks a peer (not an error if it was not blocked).
-    fn unblock_peer(&mut self, peer: IpAddr) -> Result<(), RulesError>;
-}
-
 /// Longest timeout ipset accepts (and plenty for a lock).
 pub const MAX_LOCK_SECS: u32 = 2_147_483;
 
-/// [`KernelSets`] through the `nft` or `ipset` command.
+/// The kernel sets through the `nft` or `ipset` command.
 ///
 /// Lock refreshes are throttled: a refresh with the same length within 1/8 of it of the
 /// previous one is skipped (the kernel's timer is then still at least 7/8 of what was
@@ -90,7 +72,14 @@ impl<E: Exec> CommandSets<E> {
         }
     }
 
-    /// [`KernelSets::lock`] at a given time (for tests of the throttle).
+    /// Locks `client` off the internet for `secs` seconds from now, replacing any
+    /// earlier timeout. The kernel drops the lock by itself when it runs out, daemon or
+    /// not. `secs == 0` unlocks.
+    pub fn lock(&mut self, client: IpAddr, secs: u32) -> Result<(), RulesError> {
+        self.lock_at(client, secs, Instant::now())
+    }
+
+    /// [`lock`](Self::lock) at a given time (for tests of the throttle).
     pub fn lock_at(&mut self, client: IpAddr, secs: u32, now: Instant) -> Result<(), RulesError> {
         if secs == 0 {
             return self.unlock(client);
@@ -112,20 +101,16 @@ impl<E: Exec> CommandSets<E> {
         self.recent.insert(ip, (now, secs));
         Ok(())
     }
-}
 
-impl<E: Exec> KernelSets for CommandSets<E> {
-    fn lock(&mut self, client: IpAddr, secs: u32) -> Result<(), RulesError> {
-        self.lock_at(client, secs, Instant::now())
-    }
-
-    fn unlock(&mut self, client: IpAddr) -> Result<(), RulesError> {
+    /// Ends a lock early (not an error if there is none).
+    pub fn unlock(&mut self, client: IpAddr) -> Result<(), RulesError> {
         let (ip, f) = self.checked(client)?;
         self.recent.remove(&ip);
         self.remove_from(sets_of(f).0, ip)
     }
 
-    fn block_peers(&mut self, peers: &[IpAddr]) -> Result<(), RulesError> {
+    /// Blocks these peers (no timeout); already blocked ones are fine.
+    pub fn block_peers(&mut self, peers: &[IpAddr]) -> Result<(), RulesError> {
         let mut by_family: [Vec<IpAddr>; 2] = [Vec::new(), Vec::new()];
         for &p in peers {
             let (ip, f) = self.checked(p)?;
@@ -151,7 +136,12 @@ impl<E: Exec> KernelSets for CommandSets<E> {
         }
     }
 
-    fn unblock_peer(&mut self, peer: IpAddr) -> Result<(), RulesError> {
+    pub fn block_peer(&mut self, peer: IpAddr) -> Result<(), RulesError> {
+        self.block_peers(&[peer])
+    }
+
+    /// Unblocks a peer (not an error if it was not blocked).
+    pub fn unblock_peer(&mut self, peer: IpAddr) -> Result<(), RulesError> {
         let (ip, f) = self.checked(peer)?;
         self.remove_from(sets_of(f).1, ip)
     }
