@@ -8,6 +8,7 @@
 pub mod bittorrent;
 pub mod edonkey;
 pub mod fasttrack;
+pub mod gnutella;
 pub mod opennap;
 pub mod shape;
 #[cfg(test)]
@@ -274,6 +275,7 @@ pub static DETECTORS: &[&dyn Detector] = &[
     &opennap::OpenNap,
     &bittorrent::BitTorrent,
     &edonkey::EDonkey,
+    &gnutella::Gnutella,
     // host state + shape
     &bittorrent::Encrypted,
     &edonkey::Obfuscated,
