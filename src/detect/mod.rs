@@ -6,6 +6,7 @@
 //! [`Segment`], so detectors are tested on bytes alone.
 
 pub mod bittorrent;
+pub mod directconnect;
 pub mod edonkey;
 pub mod fasttrack;
 pub mod gnutella;
@@ -276,6 +277,7 @@ pub static DETECTORS: &[&dyn Detector] = &[
     &bittorrent::BitTorrent,
     &edonkey::EDonkey,
     &gnutella::Gnutella,
+    &directconnect::DirectConnect,
     // host state + shape
     &bittorrent::Encrypted,
     &edonkey::Obfuscated,
