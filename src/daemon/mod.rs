@@ -5,10 +5,10 @@
 //!
 //! # Lifecycle
 //! Start: read the storefile and preload its peers (into the engine and the kernel's
-//! peer set), read the DNS training file (`-D`, into the engine only), open the raw and probe sockets, bind the queue, then detach unless `-d` or
-//! `-s` was given, write the pid file, and drop every capability but CAP_NET_ADMIN and
-//! CAP_NET_RAW. Everything that can fail at start fails before detaching, so an init
-//! script sees the error.
+//! peer set), read the DNS training file (`-D`, into the engine only), open the raw and
+//! probe sockets, bind the queue, then detach unless `-d` or `-s` was given, write the
+//! pid file, and drop every capability but CAP_NET_ADMIN and CAP_NET_RAW. Everything
+//! that can fail at start fails before detaching, so an init script sees the error.
 //!
 //! The default is to detach (fork, new session, `/`, stdio on /dev/null) because that is
 //! what ftwall always did and what SysV init scripts expect. Supervisors that watch a
@@ -16,16 +16,16 @@
 //!
 //! # Signals
 //! * SIGTERM, SIGINT: stop cleanly. Packets already queued get their verdicts, the
-//!   storefile is synced to the disk, the DNS training file rewritten, the client files are removed (nothing would remove
-//!   them later; the kernel's lock timeouts end the locks on their own), the status file
-//!   and the pid file are removed. Exit status 0.
+//!   storefile is synced to the disk, the DNS training file rewritten, the client files
+//!   are removed (nothing would remove them later; the kernel's lock timeouts end the
+//!   locks on their own), the status file and the pid file are removed. Exit status 0.
 //! * SIGHUP: re-read what can change while running: the storefile and the DNS training
 //!   file (lines added by hand are loaded and blocked; removing a line takes effect at
-//!   the next start), the `--pattern-file` files, the
-//!   interface indices (also looked up every 10 s, for interfaces that come up late or
-//!   are re-created), the syslog connection; and
-//!   refill the kernel sets from memory, which repairs them after a firewall reload
-//!   flushed them. Options given on the command line do not change.
+//!   the next start), the `--pattern-file` files, the interface indices (also looked up
+//!   every 10 s, for interfaces that come up late or are re-created), the router's
+//!   addresses and the syslog connection; and refill the kernel sets from memory, which
+//!   repairs them after a firewall reload flushed them. Options given on the command
+//!   line do not change.
 //! * SIGUSR1: write the status file now.
 //!
 //! # Failures
@@ -38,6 +38,8 @@
 mod caps;
 mod clientdir;
 mod dnstrain;
+mod effects;
+mod guard;
 mod ifaddrs;
 pub mod datagram;
 pub mod kernel;
@@ -50,18 +52,19 @@ mod send;
 mod signals;
 pub mod status;
 mod syslog;
+mod troubles;
 
 use std::net::IpAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::Mutex;
 
 use crate::addr::MacAddr;
 use crate::cli::Settings;
 use crate::engine::{Action, Engine, Packet, Verdict as EngineVerdict};
-use crate::storefile::Entry;
 use crate::time::Millis;
 use clientdir::ClientDir;
+use effects::Effects;
+use guard::{guarded, install_panic_hook};
+use troubles::{Trouble, Troubles};
 use kernel::{KernelSets, NoSets};
 use logging::{LogSetup, Logger};
 use path::{Devices, Interfaces};
@@ -111,168 +114,6 @@ pub fn monotonic_now() -> Millis {
     let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
     let ms = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000;
     Millis(secs.saturating_mul(1000).saturating_add(ms))
-}
-
-/// Where the last panic happened, for the log line written where it is caught (the
-/// default hook would print to a stderr that is /dev/null once detached).
-static LAST_PANIC_AT: Mutex<String> = Mutex::new(String::new());
-
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        if let (Ok(mut at), Some(l)) = (LAST_PANIC_AT.lock(), info.location()) {
-            *at = format!("{}:{}", l.file(), l.line());
-        }
-    }));
-}
-
-/// Runs `f`; a panic inside becomes `Err` with its message (and where it happened, when
-/// the daemon's hook is installed), so one bad packet cannot end the firewall.
-fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        let msg = match payload.downcast_ref::<&str>() {
-            Some(s) => s.to_string(),
-            None => payload.downcast_ref::<String>().cloned().unwrap_or_else(|| "unknown panic".into()),
-        };
-        match LAST_PANIC_AT.lock().map(|mut at| std::mem::take(&mut *at)) {
-            Ok(at) if !at.is_empty() => format!("{msg} at {at}"),
-            _ => msg,
-        }
-    })
-}
-
-/// Kinds of trouble that are logged at most once per [`THROTTLE_MS`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Trouble {
-    Panic,
-    Verdict,
-    Recv,
-    Spoof,
-    Probe,
-    Storefile,
-    ClientDir,
-    KernelSet,
-    StatusFile,
-    MarkLoop,
-    TrainingFile,
-}
-
-const TROUBLE_KINDS: usize = 11;
-const THROTTLE_MS: u64 = 60_000;
-
-/// Counts of trouble, for `status` and the throttled log.
-#[derive(Default)]
-struct Troubles {
-    count: [u64; TROUBLE_KINDS],
-    last_logged: [Option<Millis>; TROUBLE_KINDS],
-    unlogged: [u64; TROUBLE_KINDS],
-}
-
-impl Troubles {
-    const NAMES: [&'static str; TROUBLE_KINDS] = [
-        "daemon_engine_panics",
-        "daemon_verdict_errors",
-        "daemon_recv_errors",
-        "daemon_spoof_errors",
-        "daemon_probe_errors",
-        "daemon_storefile_errors",
-        "daemon_client_dir_errors",
-        "daemon_kernel_set_errors",
-        "daemon_status_file_errors",
-        "daemon_mark_loops",
-        "daemon_training_file_errors",
-    ];
-
-    /// Counts one, and logs it unless the same kind was logged less than a minute ago.
-    /// Returns true if it was logged.
-    fn note(&mut self, kind: Trouble, now: Millis, what: impl FnOnce() -> String) -> bool {
-        let i = kind as usize;
-        self.count[i] = self.count[i].wrapping_add(1);
-        let due = self.last_logged[i].map_or(true, |t| now.since(t) >= THROTTLE_MS);
-        if due {
-            let more = match self.unlogged[i] {
-                0 => String::new(),
-                n => format!(" ({n} more like it not logged)"),
-            };
-            log::warn!("{}{more}", what());
-            self.last_logged[i] = Some(now);
-            self.unlogged[i] = 0;
-        } else {
-            self.unlogged[i] = self.unlogged[i].wrapping_add(1);
-        }
-        due
-    }
-
-    fn named(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        Self::NAMES.iter().copied().zip(self.count.iter().copied())
-    }
-}
-
-/// Everything the engine's actions touch.
-struct Effects {
-    senders: Senders,
-    store: Option<PeerStore>,
-    clients: Option<ClientDir>,
-    kernel: Box<dyn KernelSets>,
-    logger: &'static Logger,
-    troubles: Troubles,
-}
-
-impl Effects {
-    fn perform(&mut self, a: Action, now: Millis) {
-        match a {
-            Action::Spoof { from, to, payload } => {
-                if let Err(e) = self.senders.spoof(from, to, &payload) {
-                    self.troubles.note(Trouble::Spoof, now, || format!("cannot send the answer from {from} to {to}: {e}"));
-                }
-            }
-            Action::Probe { to, payload } => {
-                if let Err(e) = self.senders.probe(to, &payload) {
-                    self.troubles.note(Trouble::Probe, now, || format!("cannot probe {to}: {e}"));
-                }
-            }
-            Action::StorePeer { peer, protocol } => {
-                if let Some(store) = &mut self.store {
-                    if let Err(e) = store.add(Entry { peer, protocol }) {
-                        let path = store.path().display().to_string();
-                        let pending = store.pending();
-                        self.troubles.note(Trouble::Storefile, now, || {
-                            format!("cannot write peer {peer} to {path}: {e}; {pending} peers wait in memory (still blocked)")
-                        });
-                    }
-                }
-            }
-            Action::BlockPeer { ip } => {
-                if let Err(e) = self.kernel.block_peer(ip) {
-                    self.troubles.note(Trouble::KernelSet, now, || format!("cannot add peer {ip} to the kernel set: {e}"));
-                }
-            }
-            Action::Lock { client, secs } => {
-                if let Err(e) = self.kernel.lock(client, secs) {
-                    self.troubles.note(Trouble::KernelSet, now, || format!("cannot lock {client} in the kernel: {e}"));
-                }
-            }
-            Action::Unlock { client } => {
-                if let Err(e) = self.kernel.unlock(client) {
-                    self.troubles.note(Trouble::KernelSet, now, || format!("cannot unlock {client} in the kernel: {e}"));
-                }
-            }
-            Action::ClientOnline { client, protocol, mac } => {
-                if let Some(dir) = &self.clients {
-                    if let Err(e) = dir.online(client, protocol, mac, status::unix_now()) {
-                        self.troubles.note(Trouble::ClientDir, now, || format!("cannot write the client file of {client}: {e}"));
-                    }
-                }
-            }
-            Action::ClientOffline { client } => {
-                if let Some(dir) = &self.clients {
-                    if let Err(e) = dir.offline(client) {
-                        self.troubles.note(Trouble::ClientDir, now, || format!("cannot remove the client file of {client}: {e}"));
-                    }
-                }
-            }
-            Action::Log(event) => self.logger.event(&event),
-        }
-    }
 }
 
 struct Daemon {
@@ -756,30 +597,7 @@ fn preload(engine: &mut Engine, path: &FsPath, report: &peerstore::Report, now: 
 mod tests {
     use super::*;
 
-    #[test]
-    fn trouble_is_counted_every_time_but_logged_once_a_minute() {
-        let mut t = Troubles::default();
-        let logged: Vec<u64> =
-            [0, 10, 59_999, 60_000, 60_001, 200_000].into_iter().filter(|&ms| t.note(Trouble::Storefile, Millis(ms), String::new)).collect();
-        assert_eq!(logged, vec![0, 60_000, 200_000]);
-        assert_eq!(t.unlogged[Trouble::Storefile as usize], 0);
-        let counts: Vec<(&str, u64)> = t.named().filter(|(_, n)| *n > 0).collect();
-        assert_eq!(counts, vec![("daemon_storefile_errors", 6)]);
-        t.note(Trouble::Spoof, Millis(1), String::new);
-        assert_eq!(t.named().find(|(n, _)| *n == "daemon_spoof_errors").map(|(_, v)| v), Some(1));
-    }
 
-    #[test]
-    fn a_panic_is_caught_with_its_message_and_the_loop_goes_on() {
-        assert_eq!(guarded(|| 7), Ok(7));
-        let why = guarded(|| -> u8 { panic!("bad packet {}", 42) }).unwrap_err();
-        assert!(why.starts_with("bad packet 42"), "{why}");
-        let why = guarded(|| -> u8 { std::panic::panic_any(5u32) }).unwrap_err();
-        assert!(why.starts_with("unknown panic"), "{why}");
-        // Overflow checks are on in every profile: arithmetic panics are caught too.
-        let big = std::hint::black_box(u8::MAX);
-        assert!(guarded(|| big + 1).is_err());
-    }
 
     #[test]
     fn the_monotonic_clock_moves_forward() {
