@@ -74,8 +74,8 @@ use send::Senders;
 use signals::Signals;
 
 /// The mark bit that tells the rules a packet was already passed by the daemon (the
-/// accept verdict is NF_REPEAT with this bit set; see the rules module).
-pub const PASS_MARK: u32 = 0x1000_0000;
+/// accept verdict is NF_REPEAT with this bit set); the rules module owns its value.
+pub use crate::rules::PASS_MARK;
 
 pub use queue::AcceptAs;
 
