@@ -5,6 +5,7 @@
 //! protocol. It keeps no state of its own and does no I/O: everything it needs is in the
 //! [`Segment`], so detectors are tested on bytes alone.
 
+pub mod ares;
 pub mod bittorrent;
 pub mod directconnect;
 pub mod edonkey;
@@ -12,6 +13,7 @@ pub mod fasttrack;
 pub mod gnutella;
 pub mod opennap;
 pub mod shape;
+pub mod soulseek;
 #[cfg(test)]
 mod test_support;
 pub mod winmx;
@@ -278,7 +280,10 @@ pub static DETECTORS: &[&dyn Detector] = &[
     &edonkey::EDonkey,
     &gnutella::Gnutella,
     &directconnect::DirectConnect,
+    &ares::Ares,
+    &soulseek::Soulseek,
     // host state + shape
     &bittorrent::Encrypted,
     &edonkey::Obfuscated,
+    &ares::Transfer,
 ];
