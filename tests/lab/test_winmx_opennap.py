@@ -5,9 +5,8 @@ The router runs its own resolver (dnsmasq, forwarding to a DNS server on the int
 side that knows WinMX and OpenNap names), so answers travel all three ways ftwall reads:
 upstream server -> router, router's resolver -> LAN client, outside server -> LAN client.
 The daemon gets the package's shipped pattern list (files/ftwall.patterns) and a DNS
-training file. Queueing is a handful of iptables NFQUEUE rules written here (the LAN's
-TCP both ways, DNS answers on the three paths), not `ftwall rules`, so a failure points
-at the daemon and the engine.
+training file, behind `ftwall rules` (nftables and iptables backends), which queue the
+DNS answers on those three paths besides the connections.
 
 1. A client that resolves a WinMX cache name (through the router) or the OpenNap
    metaserver name (directly) cannot connect to the address it got and is locked; a
@@ -23,16 +22,14 @@ at the daemon and the engine.
 import os
 import re
 import signal
-import subprocess
 
 import pytest
 
 from conftest import require_lab
 from labnet import netns, topology
-from labnet.ftwall import REPO, Ftwall
+from labnet.ftwall import REPO
 from labnet.poll import wait_until
 
-PASS_MARK = 0x10000000
 PATTERNS = os.path.join(REPO, "files", "ftwall.patterns")
 
 # Internet-side hosts of this test (documentation ranges, on inet's loopback).
@@ -43,22 +40,6 @@ HOSTS = {
         "winmx": "2001:db8:51::90", "opennap": "2001:db8:51::91", "uploader": "2001:db8:51::92"},
 }
 QTYPE = {4: "A", 6: "AAAA"}
-
-
-def queue_rules(lab):
-    """The packets ftwall must see for this issue, to queue 0, unless already passed."""
-    skip_passed = ["-m", "mark", "--mark", f"0/{PASS_MARK:#x}"]
-    to_queue = ["-j", "NFQUEUE", "--queue-num", "0", "--queue-bypass"]
-    rules = [
-        ["FORWARD", "-i", "lan", "-o", "wan", "-p", "tcp"],             # connections, client payloads
-        ["FORWARD", "-i", "wan", "-o", "lan", "-p", "tcp"],             # server-first greetings
-        ["FORWARD", "-i", "wan", "-o", "lan", "-p", "udp", "--sport", "53"],  # outside resolver -> LAN
-        ["INPUT", "-i", "wan", "-p", "udp", "--sport", "53"],           # upstream -> router's resolver
-        ["OUTPUT", "-o", "lan", "-p", "udp", "--sport", "53"],          # router's resolver -> LAN
-    ]
-    for tool in ("iptables", "ip6tables"):
-        for r in rules:
-            netns.sh([tool, "-A"] + r + skip_passed + to_queue, ns=lab.ns["router"])
 
 
 def add_host(lab, ip):
@@ -78,12 +59,12 @@ def dnsmasq(lab, ns_role, listen, extra, logname):
 
 
 @pytest.fixture
-def world(request, lab, tmp_path):
-    """The test's internet hosts, its DNS servers (internet and router) and a daemon
-    ready to start; everything stopped again afterwards."""
+def world(lab, ftwall, tmp_path):
+    """The test's internet hosts and DNS servers (internet and router) around ftwall's
+    rules and daemon (the `ftwall` fixture: one run per rule backend)."""
     require_lab()
     procs = []
-    fw = Ftwall(lab, "iptables", str(tmp_path))
+    fw = ftwall
     try:
         for fam in (4, 6):
             for ip in HOSTS[fam].values():
@@ -114,14 +95,9 @@ def world(request, lab, tmp_path):
             wait_until(lambda s=server: call(lab, "lan1", "resolve", name=topology.WEB_NAME, server=s,
                                              timeout=0.5).get("ok"),
                        10, f"the DNS server {server} to answer")
-        queue_rules(lab)
         fw.training = os.path.join(str(tmp_path), "ftwall.dns")
         yield fw
     finally:
-        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
-            print(f"\n---- ftwall log ({fw.log_path}) ----\n{fw.log()[-8000:]}")
-        if fw.alive():
-            fw.stop()
         for p in procs:
             netns.stop_process(p)
 
