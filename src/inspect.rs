@@ -32,6 +32,9 @@ pub struct FlowReport {
     pub protocol: Option<Protocol>,
     /// The first reason that was not "clean", or "clean".
     pub reason: Reason,
+    /// The first detector hit on this flow's own packets (protocol and what was seen),
+    /// as opposed to a label from a known peer: what accuracy tests score.
+    pub detected: Option<(Protocol, &'static str)>,
     /// What the engine wanted for the flow's most severe packet.
     pub wanted: Verdict,
 }
@@ -131,6 +134,7 @@ pub fn replay(reader: impl std::io::Read, settings: &Settings) -> Result<Report,
                 dropped: 0,
                 protocol: None,
                 reason: Reason::Clean,
+                detected: None,
                 wanted: Verdict::Accept,
             });
             report.flows.len() - 1
@@ -177,6 +181,9 @@ fn note(flow: &mut FlowReport, d: &Decision) {
     // encrypted sessions are recognised); a locked client's other traffic is not P2P.
     if flow.protocol.is_none() && !matches!(d.reason, Reason::Locked(_)) {
         flow.protocol = d.reason.protocol();
+    }
+    if let (None, Reason::Detected(p, what)) = (flow.detected, d.reason) {
+        flow.detected = Some((p, what));
     }
     let first_finding = flow.reason == Reason::Clean || flow.reason == Reason::NotInspected;
     if first_finding && !matches!(d.reason, Reason::Clean) {
