@@ -294,3 +294,17 @@ fn eviction_keeps_the_most_recent_locks() {
     let newest = format!("10.{}.{}.{}", (last >> 16) & 0xff, (last >> 8) & 0xff, last & 0xff);
     assert!(e.is_locked(ip(&newest), now));
 }
+
+#[test]
+fn every_ping_of_a_repeated_flow_is_answered() {
+    let mut e = engine(120);
+    for (i, t) in [0.0, 5.0, 10.0].into_iter().enumerate() {
+        let (d, actions) = run(&mut e, Path::LanToWan, &kazaa_ping(), t);
+        assert_eq!(d.verdict, Verdict::Drop, "ping {i}");
+        assert_eq!(actions.iter().filter(|a| matches!(a, Action::Spoof { .. })).count(), 1, "ping {i} is answered");
+    }
+    // Ordinary datagrams on that flow are still dropped without an answer.
+    let (d, actions) = run(&mut e, Path::LanToWan, &udp(CLIENT, SUPERNODE, b"not a ping"), 11.0);
+    assert_eq!(d.verdict, Verdict::Drop);
+    assert!(!actions.iter().any(|a| matches!(a, Action::Spoof { .. })));
+}

@@ -276,11 +276,12 @@ impl Engine {
         }
         let flow = self.flows.get_mut(&key)?;
         flow.last_seen = now;
-        match flow.state {
+        let detected = match flow.state {
+            FlowState::Detected(protocol, what) if proto == Proto::Udp => Some((protocol, what)),
             FlowState::Detected(protocol, what) => return Some(Found { protocol, what, hit: None }),
             FlowState::Clean => return None,
-            FlowState::Inspecting => {}
-        }
+            FlowState::Inspecting => None,
+        };
 
         // Host state is looked up only for flows still being inspected.
         let mut view = flow.view;
@@ -296,6 +297,12 @@ impl Engine {
             payload,
             flow: view,
         };
+        if let Some((protocol, what)) = detected {
+            // UDP discovery repeats on one flow (a client pings the same supernode again):
+            // each datagram gets its own answer, so ask the flow's detector again.
+            let hit = DETECTORS.iter().find(|d| d.protocol() == protocol).and_then(|d| d.inspect(&seg));
+            return Some(Found { protocol, what, hit });
+        }
         let hit = DETECTORS
             .iter()
             .filter(|d| protocols.contains(d.protocol()))

@@ -94,6 +94,10 @@ fn rule_text(spec: &RuleSpec, r: &Rule) -> String {
             // A rule without a target only counts.
             Inspect::CountOnly => {}
         },
+        Target::InspectLocked => match spec.inspect {
+            Inspect::Queue => parts.push(format!("-j NFQUEUE --queue-num {}", spec.queue)),
+            Inspect::CountOnly => {}
+        },
     }
     parts.join(" ")
 }
@@ -407,7 +411,8 @@ mod tests {
         sp.queue = 3;
         let s = render_table(&sp, Family::V4);
         let q: Vec<&str> = s.lines().filter(|l| l.contains("NFQUEUE")).collect();
-        assert_eq!(q.len(), 11);
+        // 11 inspection rules plus the locked client's new-UDP rule.
+        assert_eq!(q.len(), 12);
         assert!(q.iter().all(|l| l.ends_with("-j NFQUEUE --queue-num 3")), "{q:?}");
         sp.inspect = Inspect::CountOnly;
         let s = render_table(&sp, Family::V4);

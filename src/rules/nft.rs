@@ -83,6 +83,10 @@ fn rule_text(spec: &RuleSpec, r: &Rule) -> String {
             Inspect::Queue => format!("counter queue num {} bypass", spec.queue),
             Inspect::CountOnly => "counter".to_string(),
         },
+        Target::InspectLocked => match spec.inspect {
+            Inspect::Queue => format!("counter queue num {}", spec.queue),
+            Inspect::CountOnly => "counter".to_string(),
+        },
     });
     parts.join(" ")
 }
@@ -270,12 +274,13 @@ mod tests {
         sp.fail_closed = true;
         let s = render(&sp);
         let queued: Vec<&str> = rule_lines(&s).into_iter().filter(|l| l.contains("queue")).collect();
-        assert_eq!(queued.len(), 11);
+        // 11 inspection rules plus the locked client's new-UDP rule for each family.
+        assert_eq!(queued.len(), 13);
         assert!(queued.iter().all(|l| l.ends_with("counter queue num 7")), "{queued:?}");
         sp.inspect = Inspect::CountOnly;
         let s = render(&sp);
         assert!(!rule_lines(&s).iter().any(|l| l.contains("queue")), "{s}");
-        assert!(rule_lines(&s).iter().filter(|l| l.ends_with(" counter")).count() == 11);
+        assert!(rule_lines(&s).iter().filter(|l| l.ends_with(" counter")).count() == 13);
     }
 
     #[test]

@@ -117,6 +117,9 @@ pub enum Target {
     Return,
     /// Queue (or only count, see [`super::Inspect`]).
     Inspect,
+    /// Queue without the bypass flag, whatever the failure mode: for a time-locked
+    /// client's packets, which must be dropped, never passed, when no daemon listens.
+    InspectLocked,
 }
 
 /// One rule; `family` restricts it to IPv4 or IPv6 packets.
@@ -164,6 +167,14 @@ pub fn rules(spec: &RuleSpec) -> Vec<Rule<'_>> {
         }
     }
 
+    // A locked client's first UDP packets of each new flow still reach the daemon, which
+    // drops them too, but first answers P2P discovery (FastTrack's ping burst goes on
+    // after the first ping locked the client) and learns the peers they name. Without a
+    // daemon they are dropped, never passed.
+    for &f in families(spec) {
+        let m = vec![SrcIn(sets_of(f).0), Proto(L4::Udp), CtDir(Dir::Original), CtPackets(Dir::Original, UDP_INSPECT_PACKETS)];
+        add(Chain::LanWan, Some(f), m, Target::InspectLocked, "a time-locked client's new UDP flows: answered and learned from, then dropped");
+    }
     // The kernel-side blocks come before anything else, so that they hold even when the
     // daemon is not running and cover connections opened before the lock.
     for &f in families(spec) {
@@ -232,6 +243,34 @@ mod tests {
             let first_inspect = targets.iter().position(|t| *t == Target::Inspect).unwrap();
             assert_eq!(targets.iter().filter(|t| **t == Target::Drop).count(), 4, "{chain:?}: locked and peers, v4 and v6");
             assert!(last_drop < first_return && first_return < first_inspect, "{chain:?}: {targets:?}");
+        }
+    }
+
+    #[test]
+    fn locked_clients_reach_the_daemon_only_with_new_udp_and_never_fail_open() {
+        for fail_closed in [false, true] {
+            let mut s = spec(true);
+            s.fail_closed = fail_closed;
+            let rules = rules(&s);
+            let lan_wan: Vec<&Rule> = rules.iter().filter(|r| r.chain == Chain::LanWan).collect();
+            let locked: Vec<&&Rule> = lan_wan.iter().filter(|r| r.target == Target::InspectLocked).collect();
+            assert_eq!(locked.len(), 2, "one per family");
+            for r in &locked {
+                assert!(r.matches.contains(&Match::Proto(L4::Udp)));
+                assert!(r.matches.iter().any(|m| matches!(m, Match::CtPackets(Dir::Original, n) if *n == UDP_INSPECT_PACKETS)));
+            }
+            // They come right before the lock drops, and render without a bypass.
+            let first_drop = lan_wan.iter().position(|r| r.target == Target::Drop).unwrap();
+            assert!(lan_wan[..first_drop].iter().all(|r| r.target == Target::InspectLocked));
+            let nft = crate::rules::nft::render(&s);
+            let ipt = crate::rules::ipt::render_all(&s);
+            for text in [&nft, &ipt] {
+                let lines: Vec<&str> = text.lines().filter(|l| l.contains("ftwall_locked") && (l.contains("queue") || l.contains("NFQUEUE"))).collect();
+                assert!(!lines.is_empty(), "{text}");
+                for l in lines {
+                    assert!(!l.contains("bypass"), "a locked client must never fail open: {l}");
+                }
+            }
         }
     }
 
