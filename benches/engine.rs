@@ -23,21 +23,9 @@ struct Pkt {
     dir: Dir,
 }
 
-fn build(src: &str, dst: &str, tcp: Option<bool>, payload: &[u8]) -> Vec<u8> {
-    let (s, d): (std::net::SocketAddr, std::net::SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
-    let ip = match (s.ip(), d.ip()) {
-        (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => etherparse::PacketBuilder::ipv4(a.octets(), b.octets(), 64),
-        (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => etherparse::PacketBuilder::ipv6(a.octets(), b.octets(), 64),
-        _ => unreachable!(),
-    };
-    let mut out = Vec::new();
-    match tcp {
-        None => ip.udp(s.port(), d.port()).write(&mut out, payload).unwrap(),
-        Some(true) => ip.tcp(s.port(), d.port(), 1, 64240).syn().write(&mut out, payload).unwrap(),
-        Some(false) => ip.tcp(s.port(), d.port(), 2, 64240).ack(1).psh().write(&mut out, payload).unwrap(),
-    }
-    out
-}
+#[path = "../examples/support/packet.rs"]
+mod support;
+use support::packet as build;
 
 /// 2,000 LAN hosts, 20,000 remote addresses; per flow a SYN, a TLS-like first payload, a
 /// reply and a few bulk packets; DNS; QUIC-like UDP; one flow in fifty is FastTrack.

@@ -7,21 +7,9 @@
 
 use std::io::Write;
 
-fn packet(src: &str, dst: &str, tcp: Option<bool>, payload: &[u8]) -> Vec<u8> {
-    let (s, d): (std::net::SocketAddr, std::net::SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
-    let ip = match (s.ip(), d.ip()) {
-        (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => etherparse::PacketBuilder::ipv4(a.octets(), b.octets(), 64),
-        (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => etherparse::PacketBuilder::ipv6(a.octets(), b.octets(), 64),
-        _ => panic!("mixed families"),
-    };
-    let mut out = Vec::new();
-    match tcp {
-        None => ip.udp(s.port(), d.port()).write(&mut out, payload).unwrap(),
-        Some(true) => ip.tcp(s.port(), d.port(), 1, 64240).syn().write(&mut out, payload).unwrap(),
-        Some(false) => ip.tcp(s.port(), d.port(), 2, 64240).ack(1).psh().write(&mut out, payload).unwrap(),
-    }
-    out
-}
+#[path = "support/packet.rs"]
+mod support;
+use support::packet;
 
 /// 0x27 ping: 27, encryption type (big-endian), 80, network name, 00.
 fn ping(network: &str) -> Vec<u8> {
