@@ -47,7 +47,7 @@ def flooder(workdir):
     return exe
 
 
-def flood(lab, seconds):
+def flood(lab, seconds, fw=None):
     inet = lab.ns["inet"]
     # Count (and drop, so no ICMP answers) what arrives at the internet side.
     netns.sh(["nft", "-f", "-"], ns=inet, input=(
@@ -55,13 +55,16 @@ def flood(lab, seconds):
         f"  ip saddr {ADDR[4]['lan1']} udp dport 1024-65535 counter drop\n }}\n}}\n"))
     # Old flows expire fast, so that the port cycle keeps making new flows.
     netns.sh(["sysctl", "-qw", "net.netfilter.nf_conntrack_udp_timeout=1"], ns=lab.ns["router"], check=False)
-    out = netns.sh([flooder(lab.workdir), ADDR[4]["inet_wan"], str(seconds)], ns=lab.ns["lan1"], timeout=seconds + 30)
+    exe = flooder(lab.workdir)
+    before = fw.counters().get("packets", 0) if fw else 0
+    out = netns.sh([exe, ADDR[4]["inet_wan"], str(seconds)], ns=lab.ns["lan1"], timeout=seconds + 30)
     sent = int(out.split()[1])
     time.sleep(0.5)
+    through_daemon = (fw.counters().get("packets", 0) - before) / seconds if fw else None
     out = netns.sh(["nft", "list", "table", "inet", "bench"], ns=inet)
     netns.sh(["nft", "delete", "table", "inet", "bench"], ns=inet)
     got = int(out.split("counter packets")[1].split()[0])
-    return sent / seconds, got / seconds
+    return sent / seconds, got / seconds, through_daemon
 
 
 def main(seconds="5"):
@@ -79,21 +82,28 @@ def main(seconds="5"):
             lab.up()
             if setup != "no ftwall":
                 fw = Ftwall(lab, setup.split()[1], workdir)
-                fw.apply_rules()
+                try:
+                    fw.apply_rules()
+                except netns.CommandError as exc:
+                    print(f"{setup:16s} not measured: {str(exc).splitlines()[-1]}", flush=True)
+                    fw = None
+                    continue
                 fw.start(lock_secs=120)
             gbps = iperf(lab, seconds)
-            sent, delivered = flood(lab, min(seconds, 3))
-            rows.append((setup, gbps, sent, delivered))
-            print(f"{setup:16s} bulk TCP {gbps:6.2f} Gbit/s   new-flow UDP: sent {sent:9.0f}/s delivered {delivered:9.0f}/s",
-                  flush=True)
+            sent, delivered, daemon_pps = flood(lab, min(seconds, 3), fw)
+            rows.append((setup, gbps, sent, delivered, daemon_pps))
+            verdicts = f" daemon verdicts {daemon_pps:9.0f}/s" if daemon_pps is not None else ""
+            print(f"{setup:16s} bulk TCP {gbps:6.2f} Gbit/s   new-flow UDP: sent {sent:9.0f}/s delivered "
+                  f"{delivered:9.0f}/s{verdicts}", flush=True)
         finally:
             if fw is not None:
                 fw.close()
             lab.down()
-    print("\n| setup | bulk TCP through the router (iperf3) | new UDP flows sent/s | delivered/s |")
-    print("|---|---|---|---|")
-    for setup, gbps, sent, delivered in rows:
-        print(f"| {setup} | {gbps:.2f} Gbit/s | {sent:,.0f} | {delivered:,.0f} |")
+    print("\n| setup | bulk TCP through the router (iperf3) | new UDP flows sent/s | delivered/s | daemon verdicts/s |")
+    print("|---|---|---|---|---|")
+    for setup, gbps, sent, delivered, daemon_pps in rows:
+        verdicts = f"{daemon_pps:,.0f}" if daemon_pps is not None else "-"
+        print(f"| {setup} | {gbps:.2f} Gbit/s | {sent:,.0f} | {delivered:,.0f} | {verdicts} |")
     return 0
 
 
