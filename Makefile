@@ -6,7 +6,7 @@ BIN := target/release/ftwall
 # The lab runs on Debian's python3 (python3-pytest comes from apt through .ci/deps).
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all build test test-unit test-lab demo deps clean ipk test-openwrt
+.PHONY: all build test test-unit test-lab demo deps clean ipk test-openwrt bench-lab
 
 all: build
 
@@ -38,6 +38,11 @@ test-openwrt: deps build
 # The live lab in network namespaces, narrated: issue 3's scenarios 1-3 in about 20 s (root).
 demo: deps build
 	cd tests/lab && FTWALL_BIN=$(CURDIR)/$(BIN) $(PYTHON) demo.py
+
+# Measures (never asserts) the queue path in the lab: bulk TCP through the router and new
+# UDP flows per second through the daemon, with and without ftwall (root; a table for README).
+bench-lab: deps build
+	cd tests/lab && FTWALL_BIN=$(CURDIR)/$(BIN) $(PYTHON) bench.py $(BENCH_SECONDS)
 
 clean:
 	$(CARGO) clean

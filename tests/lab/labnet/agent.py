@@ -55,11 +55,12 @@ class Agent:
         self.proc.stdin.flush()
         return cmd_id
 
-    def result(self, cmd_id, wait=30):
-        """The command's result; raises AgentError if the command itself crashed."""
+    def result(self, cmd_id, wait=30, allow_error=False):
+        """The command's result; raises AgentError if the command itself crashed (unless
+        allow_error). An "error" field is an outcome (a refused connection), never raised."""
         ev = self.wait_event(lambda e: e["ev"] == "result" and e.get("id") == cmd_id, wait,
                              f"{self.name}: result of command {cmd_id}")
-        if "crash" in ev:
+        if "crash" in ev and not allow_error:
             raise AgentError(f"agent {self.name} command {cmd_id} crashed: {ev['crash']}\n{ev.get('trace', '')}")
         return ev
 
