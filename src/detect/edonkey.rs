@@ -127,8 +127,8 @@ pub fn udp_message(p: &[u8]) -> Option<&'static str> {
             // server status reply: challenge, users, files, then optional 4-byte fields
             // and the obfuscation ports and key
             0x97 => (14..=42).contains(&len) && (len - 2) % 4 == 0,
-            // get sources: one or more 16-byte hashes (with 4-byte sizes in the newer form)
-            0x9a => len >= 18 && ((len - 2) % 16 == 0 || (len - 2) % 20 == 0) && len <= 2 + 20 * 32,
+            // get sources: a 16-byte file hash (a client may batch a few)
+            0x9a => (18..=2 + 16 * 8).contains(&len) && (len - 2) % 16 == 0,
             0x92 => len == 10,
             // server description request: 4-byte challenge beginning FF F0
             0xa2 => len == 6 && p[2..4] == [0xff, 0xf0],
@@ -173,7 +173,8 @@ fn kad_size_ok(opcode: u8, p: &[u8]) -> bool {
         0x11 => (22..=64).contains(&len) && (1..=12).contains(&p[20]) && p[21] <= 4,
         0x19 => matches!(len, 22 | 28 | 38),
         0x20 | 0x21 => len == 35,
-        0x28 | 0x29 => len >= 44 && (len - 44) % 25 == 0 && len <= 44 + 25 * 10,
+        // the sizes seen in real traces (ipp2p generalises them to 44 + 25n)
+        0x28 | 0x29 => matches!(len, 44 | 69 | 119 | 269 | 294),
         0x40 => len == 48,
         0x43 => len == 225,
         0x48 | 0x4b => len == 19,
@@ -383,7 +384,7 @@ mod tests {
             v.resize(len, 0);
             v
         };
-        for (op, len) in [(0x00, 27), (0x01, 2), (0x01, 18), (0x08, 529), (0x09, 523), (0x10, 27), (0x18, 27), (0x19, 22), (0x19, 38), (0x20, 35), (0x21, 35), (0x28, 44), (0x29, 69), (0x28, 294), (0x40, 48), (0x43, 225), (0x48, 19), (0x4b, 19), (0x50, 4), (0x52, 36), (0x58, 6), (0x59, 2)] {
+        for (op, len) in [(0x00, 27), (0x01, 2), (0x01, 18), (0x08, 529), (0x09, 523), (0x10, 27), (0x18, 27), (0x19, 22), (0x19, 38), (0x20, 35), (0x21, 35), (0x28, 44), (0x29, 69), (0x28, 119), (0x29, 269), (0x28, 294), (0x40, 48), (0x43, 225), (0x48, 19), (0x4b, 19), (0x50, 4), (0x52, 36), (0x58, 6), (0x59, 2)] {
             assert_eq!(udp(&sized(op, len)), Some("kad udp"), "{op:02x} {len}");
             assert_eq!(udp(&sized(op, len + 1)), None, "{op:02x} {}", len + 1);
         }

@@ -182,7 +182,8 @@ fn download_request(p: &[u8]) -> Option<&'static str> {
 
 /// G2's content types in handshake header lines.
 fn g2_handshake_headers(p: &[u8]) -> bool {
-    if !p.first().is_some_and(u8::is_ascii_alphabetic) {
+    // Header lines are text: do not search binary payloads at all.
+    if !p.first().is_some_and(u8::is_ascii_alphabetic) || !super::shape::is_text(p) {
         return false;
     }
     [&b"\nAccept: application/x-gnutella2"[..], b"\nContent-Type: application/x-gnutella2", b"application/x-gnutella-packets"]

@@ -129,6 +129,11 @@ impl Detector for Soulseek {
         if let Some(what) = peer_first(p) {
             return Some(Hit::new(Confidence::Certain, what));
         }
+        // Only a de-obfuscated header that frames the payload is worth the full pass.
+        let mut head = [0u8; 5];
+        if deobfuscate(p, &mut head) < head.len() || head[4] > PEER_INIT || !matches!(le32(&head, 0), Some(n) if n as usize <= p.len() - 8) {
+            return None;
+        }
         let mut plain = [0u8; DEOBFUSCATE_LEN];
         let n = deobfuscate(p, &mut plain);
         peer_first(&plain[..n]).map(|what| Hit::new(Confidence::Certain, if what == "peer init" { "obfuscated peer init" } else { "obfuscated pierce firewall" }))
@@ -177,7 +182,7 @@ mod tests {
         let mut v = key.to_vec();
         let mut k = u32::from_le_bytes(key);
         for block in plain.chunks(4) {
-            k = k << 1 | k >> 31;
+            k = k.rotate_left(1);
             for (i, &c) in block.iter().enumerate() {
                 v.push(c ^ k.to_le_bytes()[i]);
             }
