@@ -6,7 +6,7 @@ BIN := target/release/ftwall
 # The lab runs on Debian's python3 (python3-pytest comes from apt through .ci/deps).
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all build test test-unit test-lab demo deps clean ipk test-openwrt bench-lab
+.PHONY: all build test test-unit test-lab demo deps clean ipk test-openwrt bench-lab bench
 
 all: build
 
@@ -34,6 +34,13 @@ ipk:
 # The OpenWrt package's tests: shell lint, init script, .ipk files, LuCI (openwrt/tests/).
 test-openwrt: deps build
 	sh openwrt/tests/run.sh
+
+# Benchmarks (root; never part of `make test`): every figure of issue 8 against its baseline,
+# measured in one run, into BENCHMARKS.md. BENCH_REPS=N repeats the lab figures (default 3).
+bench: deps build
+	FTWALL_APT_PACKAGES="libndpi-bin gcc libc6-dev" sh .ci/deps
+	$(CARGO) build --release --locked --example null_queue --example memory_probe
+	cd tests/lab && FTWALL_BIN=$(CURDIR)/$(BIN) $(PYTHON) benchmarks.py --out $(CURDIR)/BENCHMARKS.md
 
 # The live lab in network namespaces, narrated: issue 3's scenarios 1-3 in about 20 s (root).
 demo: deps build

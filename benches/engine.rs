@@ -4,7 +4,8 @@
 //! writes the synthetic mix as a pcap for the process-level comparison with ndpiReader.
 //!
 //! Run with `cargo bench --bench engine -- OUT_DIR`; prints one `bench` line per figure,
-//! which `make bench` turns into BENCHMARKS.md. Numbers, never assertions.
+//! which `make bench` turns into BENCHMARKS.md (`engine_vs_parse`: the ratio of each
+//! interleaved pair of runs). Numbers, never assertions.
 
 use std::hint::black_box;
 use std::io::Write;
@@ -73,43 +74,39 @@ fn load_capture(path: &Path) -> Vec<Pkt> {
     v
 }
 
-/// Packets per second of `f` over `pkts`, RUNS times: (min, median, max). `f` returns
-/// the seconds its measured part took, so set-up (a fresh engine for every pass, as a
-/// daemon builds it once at start) stays outside the figure.
-fn measure(pkts: &[Pkt], mut f: impl FnMut(&[Pkt]) -> f64) -> (f64, f64, f64) {
+/// Packets per second of one pass of `f` over `pkts` (repeated to about two million
+/// packets). `f` returns the seconds its measured part took, so set-up (a fresh engine for
+/// every pass, as a daemon builds it once at start) stays outside the figure.
+fn rate(pkts: &[Pkt], f: &mut impl FnMut(&[Pkt]) -> f64) -> f64 {
     let repeat = (2_000_000 / pkts.len().max(1)).max(1);
-    let mut rates: Vec<f64> = (0..RUNS)
-        .map(|_| {
-            let secs: f64 = (0..repeat).map(|_| f(pkts)).sum();
-            (pkts.len() * repeat) as f64 / secs
-        })
-        .collect();
-    rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (rates[0], rates[RUNS / 2], rates[RUNS - 1])
+    let secs: f64 = (0..repeat).map(|_| f(pkts)).sum();
+    (pkts.len() * repeat) as f64 / secs
 }
 
-fn engine_run(pkts: &[Pkt]) -> (f64, f64, f64) {
-    measure(pkts, |pkts| {
-        let mut e = Engine::new(Config::default());
-        let t = Instant::now();
-        for (i, p) in pkts.iter().enumerate() {
-            let d = e.process(&Packet { bytes: &p.bytes, path: p.dir, mac: None }, Millis(i as u64), &mut |a| {
-                black_box(a);
-            });
-            black_box(d);
-        }
-        t.elapsed().as_secs_f64()
-    })
+fn engine_pass(pkts: &[Pkt]) -> f64 {
+    let mut e = Engine::new(Config::default());
+    let t = Instant::now();
+    for (i, p) in pkts.iter().enumerate() {
+        let d = e.process(&Packet { bytes: &p.bytes, path: p.dir, mac: None }, Millis(i as u64), &mut |a| {
+            black_box(a);
+        });
+        black_box(d);
+    }
+    t.elapsed().as_secs_f64()
 }
 
-fn parse_run(pkts: &[Pkt]) -> (f64, f64, f64) {
-    measure(pkts, |pkts| {
-        let t = Instant::now();
-        for p in pkts {
-            let _ = black_box(IpPacket::parse(black_box(&p.bytes)));
-        }
-        t.elapsed().as_secs_f64()
-    })
+fn parse_pass(pkts: &[Pkt]) -> f64 {
+    let t = Instant::now();
+    for p in pkts {
+        let _ = black_box(IpPacket::parse(black_box(&p.bytes)));
+    }
+    t.elapsed().as_secs_f64()
+}
+
+/// (min, median, max) of RUNS values.
+fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (v[0], v[v.len() / 2], v[v.len() - 1])
 }
 
 fn write_pcap(pkts: &[Pkt], out: &Path) {
@@ -128,11 +125,21 @@ fn write_pcap(pkts: &[Pkt], out: &Path) {
     }
 }
 
+/// Engine and baseline passes alternate, so that a machine busy with other work slows
+/// both alike; the ratio of each pair is reported too.
 fn report(name: &str, pkts: &[Pkt]) {
-    let e = engine_run(pkts);
-    let p = parse_run(pkts);
+    let (mut engine, mut parse, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let e = rate(pkts, &mut engine_pass);
+        let p = rate(pkts, &mut parse_pass);
+        engine.push(e);
+        parse.push(p);
+        ratio.push(e / p);
+    }
+    let (e, p, r) = (spread(engine), spread(parse), spread(ratio));
     println!("bench engine_pps {name} {} {:.0} {:.0} {:.0}", pkts.len(), e.0, e.1, e.2);
     println!("bench parse_pps {name} {} {:.0} {:.0} {:.0}", pkts.len(), p.0, p.1, p.2);
+    println!("bench engine_vs_parse {name} {} {:.4} {:.4} {:.4}", pkts.len(), r.0, r.1, r.2);
 }
 
 fn main() {

@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 
-from . import dns, kazaa, peers, web, winmx_opennap
+from . import bittorrent, dns, kazaa, peers, web, winmx_opennap
 
 _out_lock = threading.Lock()
 
@@ -44,6 +44,8 @@ COMMANDS = {
     "winmx_connect": winmx_opennap.winmx_connect,
     "opennap_login": winmx_opennap.opennap_login,
     "nap_get": winmx_opennap.nap_get,
+    "serve_bt": bittorrent.serve_bt,
+    "bt_client": bittorrent.bt_client,
 }
 
 

@@ -34,6 +34,17 @@ def tcp_listener(ip, port, backlog=64):
     return s
 
 
+def recv_exact(conn, n):
+    """Reads `n` bytes, or fewer if the peer closes first."""
+    buf = b""
+    while len(buf) < n:
+        part = conn.recv(n - len(buf))
+        if not part:
+            break
+        buf += part
+    return buf
+
+
 def read_headers(conn, limit=16384):
     """Reads until the end of an HTTP header block; returns (header bytes, rest)."""
     data = b""

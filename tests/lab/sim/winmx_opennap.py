@@ -21,7 +21,7 @@ import struct
 import threading
 import time
 
-from .net import endpoint, family_of, tcp_listener
+from .net import endpoint, family_of, recv_exact, tcp_listener
 
 WPN_PRIMARY_GREETING = b"1"
 KEY_ID_SECONDARY_CLIENT = 0x52
@@ -75,16 +75,6 @@ def opennap_message(msg_type, data):
     return struct.pack("<HH", len(data), msg_type) + data
 
 
-def _recv_exact(conn, n):
-    buf = b""
-    while len(buf) < n:
-        part = conn.recv(n - len(buf))
-        if not part:
-            break
-        buf += part
-    return buf
-
-
 def _serve(report, ip, port, handler, kind):
     listener = tcp_listener(ip, port)
 
@@ -110,7 +100,7 @@ def _guarded(report, kind, handler, conn, src):
 # -- servers (the internet side) ------------------------------------------------------------
 def _winmx_session(report, conn, src):
     conn.sendall(WPN_PRIMARY_GREETING)
-    block = _recv_exact(conn, 16)
+    block = recv_exact(conn, 16)
     report("winmx_block", src=src, hex=block.hex(), key_id=block_id(block))
     if len(block) == 16:
         conn.sendall(key_block(KEY_ID_PRIMARY_SERVER))
@@ -119,11 +109,11 @@ def _winmx_session(report, conn, src):
 
 
 def _opennap_session(report, conn, src):
-    head = _recv_exact(conn, 4)
+    head = recv_exact(conn, 4)
     if len(head) < 4:
         return
     length, msg_type = struct.unpack("<HH", head)
-    data = _recv_exact(conn, length)
+    data = recv_exact(conn, length)
     report("opennap_message", src=src, type=msg_type, data=data.decode("latin-1"))
     if msg_type in (2, 6):
         conn.sendall(opennap_message(3, b"anon@lab.example"))
@@ -179,7 +169,7 @@ def winmx_connect(report, host, port=6699, timeout=3.0):
                 return _outcome(steps, start)
             steps.append("greeting")
             s.sendall(key_block(KEY_ID_SECONDARY_CLIENT))
-            reply = _recv_exact(s, 16)
+            reply = recv_exact(s, 16)
             if block_id(reply) is not None:
                 steps.append("answered")
     except OSError as exc:
@@ -195,7 +185,7 @@ def opennap_login(report, host, port=8888, nick="labuser", timeout=3.0):
         with _client(host, port, timeout) as s:
             steps.append("connected")
             s.sendall(login)
-            head = _recv_exact(s, 4)
+            head = recv_exact(s, 4)
             if len(head) == 4 and struct.unpack("<HH", head)[1] == 3:
                 steps.append("answered")
     except OSError as exc:
