@@ -82,6 +82,7 @@ fn rule_text(spec: &RuleSpec, r: &Rule) -> String {
             Match::CtDir(d) => format!("-m conntrack --ctdir {}", dir_kw(*d).0),
             Match::CtPackets(d, n) => format!("-m connbytes --connbytes 1:{n} --connbytes-dir {} --connbytes-mode packets", dir_kw(*d).1),
             Match::Passed => format!("-m mark --mark {PASS_MARK:#x}/{PASS_MARK:#x}"),
+            Match::NotPassed => format!("-m mark --mark 0x0/{PASS_MARK:#x}"),
         });
     }
     match r.target {
@@ -411,8 +412,8 @@ mod tests {
         sp.queue = 3;
         let s = render_table(&sp, Family::V4);
         let q: Vec<&str> = s.lines().filter(|l| l.contains("NFQUEUE")).collect();
-        // 11 inspection rules plus the locked client's new-UDP rule.
-        assert_eq!(q.len(), 12);
+        // 11 inspection rules plus the new-UDP rules of a locked client and to a blocked peer.
+        assert_eq!(q.len(), 13);
         assert!(q.iter().all(|l| l.ends_with("-j NFQUEUE --queue-num 3")), "{q:?}");
         sp.inspect = Inspect::CountOnly;
         let s = render_table(&sp, Family::V4);

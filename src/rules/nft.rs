@@ -72,6 +72,7 @@ fn rule_text(spec: &RuleSpec, r: &Rule) -> String {
             Match::CtDir(d) => format!("ct direction {}", dir_kw(*d)),
             Match::CtPackets(d, n) => format!("ct {} packets 1-{n}", dir_kw(*d)),
             Match::Passed => format!("meta mark & {PASS_MARK:#010x} == {PASS_MARK:#010x}"),
+            Match::NotPassed => format!("meta mark & {PASS_MARK:#010x} == 0x00000000"),
         });
     }
     parts.push(match r.target {
@@ -274,13 +275,14 @@ mod tests {
         sp.fail_closed = true;
         let s = render(&sp);
         let queued: Vec<&str> = rule_lines(&s).into_iter().filter(|l| l.contains("queue")).collect();
-        // 11 inspection rules plus the locked client's new-UDP rule for each family.
-        assert_eq!(queued.len(), 13);
+        // 11 inspection rules plus, for each family, the new-UDP rules of a locked client
+        // and to a blocked peer.
+        assert_eq!(queued.len(), 15);
         assert!(queued.iter().all(|l| l.ends_with("counter queue num 7")), "{queued:?}");
         sp.inspect = Inspect::CountOnly;
         let s = render(&sp);
         assert!(!rule_lines(&s).iter().any(|l| l.contains("queue")), "{s}");
-        assert!(rule_lines(&s).iter().filter(|l| l.ends_with(" counter")).count() == 13);
+        assert!(rule_lines(&s).iter().filter(|l| l.ends_with(" counter")).count() == 15);
     }
 
     #[test]

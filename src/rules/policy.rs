@@ -107,6 +107,8 @@ pub enum Match<'a> {
     CtPackets(Dir, u32),
     /// The daemon has passed this packet already.
     Passed,
+    /// The daemon has not passed this packet (yet).
+    NotPassed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,6 +181,15 @@ pub fn rules(spec: &RuleSpec) -> Vec<Rule<'_>> {
     // daemon is not running and cover connections opened before the lock.
     for &f in families(spec) {
         add(Chain::LanWan, Some(f), vec![SrcIn(sets_of(f).0)], Target::Drop, "a time-locked client is off-line");
+    }
+    // A LAN host's first UDP packets to a blocked peer reach the daemon too: a new client
+    // that pings only supernodes ftwall knows (all of them, after a restart with a full
+    // storefile) gets its spoofed pongs and is found and locked, instead of meeting a
+    // silent drop and falling back to TCP. Never fail-open; what the daemon passed (an
+    // exempt client) skips this and meets the drop, as all its later packets do.
+    for &f in families(spec) {
+        let m = vec![DstIn(sets_of(f).1), NotPassed, Proto(L4::Udp), CtDir(Dir::Original), CtPackets(Dir::Original, UDP_INSPECT_PACKETS)];
+        add(Chain::LanWan, Some(f), m, Target::InspectLocked, "new UDP flows to a blocked peer: answered and learned from, then dropped");
     }
     for &f in families(spec) {
         add(Chain::LanWan, Some(f), vec![DstIn(sets_of(f).1)], Target::Drop, "blocked peer");
@@ -253,7 +264,10 @@ mod tests {
             s.fail_closed = fail_closed;
             let rules = rules(&s);
             let lan_wan: Vec<&Rule> = rules.iter().filter(|r| r.chain == Chain::LanWan).collect();
-            let locked: Vec<&&Rule> = lan_wan.iter().filter(|r| r.target == Target::InspectLocked).collect();
+            let locked: Vec<&&Rule> = lan_wan
+                .iter()
+                .filter(|r| r.target == Target::InspectLocked && r.matches.iter().any(|m| matches!(m, Match::SrcIn(_))))
+                .collect();
             assert_eq!(locked.len(), 2, "one per family");
             for r in &locked {
                 assert!(r.matches.contains(&Match::Proto(L4::Udp)));
@@ -270,6 +284,38 @@ mod tests {
                 for l in lines {
                     assert!(!l.contains("bypass"), "a locked client must never fail open: {l}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn new_udp_to_blocked_peers_reaches_the_daemon_unless_passed_and_never_fails_open() {
+        let s = spec(true);
+        let rules = rules(&s);
+        let lan_wan: Vec<&Rule> = rules.iter().filter(|r| r.chain == Chain::LanWan).collect();
+        let to_peers: Vec<usize> = (0..lan_wan.len())
+            .filter(|&i| lan_wan[i].target == Target::InspectLocked && lan_wan[i].matches.iter().any(|m| matches!(m, Match::DstIn(_))))
+            .collect();
+        assert_eq!(to_peers.len(), 2, "one per family");
+        let drop_of = |i: usize| lan_wan[i].matches.iter().find_map(|m| if let Match::DstIn(set) = m { Some(*set) } else { None });
+        let peer_drops: Vec<usize> = (0..lan_wan.len()).filter(|&i| lan_wan[i].target == Target::Drop && drop_of(i).is_some()).collect();
+        let lock_drops: Vec<usize> = (0..lan_wan.len())
+            .filter(|&i| lan_wan[i].target == Target::Drop && lan_wan[i].matches.iter().any(|m| matches!(m, Match::SrcIn(_))))
+            .collect();
+        for &i in &to_peers {
+            let r = lan_wan[i];
+            assert!(r.matches.contains(&Match::NotPassed) && r.matches.contains(&Match::Proto(L4::Udp)), "{r:?}");
+            assert!(r.matches.contains(&Match::CtPackets(Dir::Original, UDP_INSPECT_PACKETS)), "{r:?}");
+            // After the lock drops (a locked client is handled above), before the peer drops.
+            assert!(lock_drops.iter().all(|&d| d < i) && peer_drops.iter().all(|&d| i < d), "{lan_wan:?}");
+        }
+        let nft = crate::rules::nft::render(&s);
+        assert!(nft.contains("ip daddr @ftwall_peers4 meta mark & 0x10000000 == 0x00000000 meta l4proto udp"), "{nft}");
+        let ipt = crate::rules::ipt::render_all(&s);
+        assert!(ipt.contains("-m set --match-set ftwall_peers4 dst -m mark --mark 0x0/0x10000000 -p udp"), "{ipt}");
+        for text in [&nft, &ipt] {
+            for l in text.lines().filter(|l| l.contains("ftwall_peers") && (l.contains("queue") || l.contains("NFQUEUE"))) {
+                assert!(!l.contains("bypass"), "traffic to a blocked peer must never fail open: {l}");
             }
         }
     }

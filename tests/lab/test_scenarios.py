@@ -78,6 +78,26 @@ def test_1_pings_never_reach_peers_pongs_are_spoofed_and_peers_learned(lab, ftwa
         lan1.call("kazaa_stop")
 
 
+def test_1_a_second_client_pinging_only_known_supernodes_is_answered_and_locked(lab, ftwall, family):
+    """Once the supernodes are known (blocked in the kernel), a new client's pings to them
+    must still reach ftwall: answered with spoofed pongs, and the client found and locked."""
+    a = ADDR[family]
+    lan1, lan2, inet = lab.agent("lan1"), lab.agent("lan2"), lab.agent("inet")
+    ftwall.start(lock_secs=LOCK)
+    lan1.call("kazaa_start", supernodes=supernodes(family), transfer=False, connect_timeout=1, wait=30)
+    lan1.call("kazaa_stop")
+    sn_ips = {ip_of(s) for s in supernodes(family)}
+    wait_until(lambda: ftwall.blocked(family) >= sn_ips, 5, "the supernodes in the kernel's peer set")
+    r = lan2.call("kazaa_start", supernodes=supernodes(family), transfer=False, connect_timeout=1, wait=30)
+    try:
+        assert r["real_pongs"] == 0 and r["spoofed_pongs"] == 3, r
+        assert [e for e in inet.events("peer_udp") if ip_of(e["src"]) == a["lan2"]] == []
+        wait_until(lambda: a["lan2"] in ftwall.locked(family), 5, "lan2 in the kernel's locked set")
+        assert ("client", a["lan2"]) in detections(ftwall.log())
+    finally:
+        lan2.call("kazaa_stop")
+
+
 def test_2_locked_client_is_cut_off_the_other_host_is_not(lab, ftwall, family):
     a = ADDR[family]
     lan1, lan2 = lab.agent("lan1"), lab.agent("lan2")
