@@ -302,3 +302,51 @@ fn random_udp_first_payloads() {
 fn random_tcp_first_payloads() {
     random_first_payloads(Proto::Tcp, 0x5eed_0002, MAX_TCP_HITS);
 }
+
+/// Short hostile payloads with arbitrary remembered prefixes, counts and host state: no
+/// detector may panic; noise is claimed only by the host-state rules (which are meant to
+/// take unframed binary from a known host), never without host state.
+#[test]
+fn hostile_segments_never_panic() {
+    use ftwall::detect::{Prefix, Protocol};
+    let mut rng = Rng(0xbad_5eed);
+    let (mut with_state, mut without_state) = (0usize, 0usize);
+    for i in 0..300_000u32 {
+        let len = rng.below(64) as usize;
+        let payload = rng.bytes(len);
+        // Prefixes built from protocol-looking starts as well as noise.
+        let starts: [&[u8]; 6] = [b"\x41\x00", b"\x41\x02", b"$Lock ", b"GET /get/", b"\x13", b""];
+        let prefix = |rng: &mut Rng| {
+            let mut p = starts[rng.below(6) as usize].to_vec();
+            let extra = rng.below(40) as usize;
+            p.extend(rng.bytes(extra));
+            Prefix::of(&p)
+        };
+        let flow = FlowView {
+            client_payloads: rng.below(5) as u8,
+            remote_payloads: rng.below(5) as u8,
+            client_first: prefix(&mut rng),
+            remote_first: prefix(&mut rng),
+            client_known: Protocol::ALL.get(rng.below(12) as usize).copied(),
+            remote_known: rng.below(2) == 0,
+        };
+        let seg = Segment {
+            proto: if i % 2 == 0 { Proto::Udp } else { Proto::Tcp },
+            client: Endpoint::new(ip("192.168.80.10"), rng.below(65536) as u16),
+            remote: Endpoint::new(ip("203.0.113.99"), rng.below(65536) as u16),
+            from_client: rng.below(2) == 0,
+            remote_is_router: rng.below(8) == 0,
+            payload: &payload,
+            flow,
+        };
+        let claimed = DETECTORS.iter().filter(|d| d.inspect(&seg).is_some()).count();
+        if flow.client_known.is_some() || flow.remote_known {
+            with_state += claimed;
+        } else {
+            without_state += claimed;
+        }
+    }
+    println!("hostile segments: {with_state} claimed with host state, {without_state} without");
+    assert_eq!(without_state, 0);
+    assert!(with_state > 0, "the host-state rules never ran");
+}
