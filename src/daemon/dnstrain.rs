@@ -1,8 +1,11 @@
 //! The DNS training file (`-D`) in the running daemon: read at start and on SIGHUP (its
 //! addresses go into the engine, with the time they have left), and rewritten from the
-//! engine's table at most once a minute when an answer taught something, and at a clean
-//! stop. The file format is in [`crate::training`]. A problem with the file never stops
-//! the daemon: blocking goes on from memory.
+//! engine's table when an answer taught something, and at a clean stop. The first lesson
+//! after a quiet minute is written at the next clock tick, so a daemon killed a moment
+//! later (SIGKILL, a crash, a power cut) still finds it after the restart; while answers
+//! keep teaching, the file is rewritten at most once a minute, to spare the flash of a
+//! router. The file format is in [`crate::training`]. A problem with the file never
+//! stops the daemon: blocking goes on from memory.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -19,13 +22,14 @@ pub struct DnsTraining {
     path: PathBuf,
     /// The engine's `dns_learned` counter when the file was last written.
     saved_learned: u64,
+    /// No rewrite before this: SAVE_MS after the last one (or attempt).
     next_save: Millis,
 }
 
 impl DnsTraining {
     /// Reads the file into the engine.
     pub fn open(path: &Path, engine: &mut Engine, now: Millis) -> DnsTraining {
-        let t = DnsTraining { path: path.to_path_buf(), saved_learned: engine.counters().dns_learned, next_save: now.plus(SAVE_MS) };
+        let t = DnsTraining { path: path.to_path_buf(), saved_learned: engine.counters().dns_learned, next_save: now };
         t.load_into(engine, now);
         t
     }
@@ -54,20 +58,18 @@ impl DnsTraining {
         log::info!("DNS training file {shown}: {accepted} addresses blocked by name, {} expired", loaded.expired);
     }
 
-    /// Rewrites the file if it is due and an answer taught something since the last write.
+    /// Rewrites the file if an answer taught something since the last write and the
+    /// last write is at least SAVE_MS ago.
     pub fn save_if_due(&mut self, engine: &Engine, now: Millis) -> io::Result<()> {
-        if now < self.next_save {
-            return Ok(());
-        }
-        self.next_save = now.plus(SAVE_MS);
-        if engine.counters().dns_learned == self.saved_learned {
+        if engine.counters().dns_learned == self.saved_learned || now < self.next_save {
             return Ok(());
         }
         self.save(engine, now)
     }
 
-    /// Rewrites the file now.
+    /// Rewrites the file now. A failed write is tried again SAVE_MS later, not sooner.
     pub fn save(&mut self, engine: &Engine, now: Millis) -> io::Result<()> {
+        self.next_save = now.plus(SAVE_MS);
         training::save(&self.path, &training::snapshot(engine, now, unix_now()))?;
         self.saved_learned = engine.counters().dns_learned;
         Ok(())
@@ -81,7 +83,7 @@ mod tests {
     use crate::engine::Config;
 
     #[test]
-    fn loads_at_start_and_saves_only_when_due_and_changed() {
+    fn loads_at_start_saves_a_first_lesson_at_once_and_then_once_a_minute() {
         let dir = std::env::temp_dir().join(format!("ftwall-dnstrain-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("dns");
@@ -94,30 +96,40 @@ mod tests {
         assert!(engine.is_dns_blocked("198.51.100.70".parse().unwrap(), t0));
         assert!(!engine.is_dns_blocked("127.0.0.1".parse().unwrap(), t0));
 
-        // Nothing learned: never rewritten, even when due (the bad lines stay for a human).
-        t.save_if_due(&engine, t0.plus(SAVE_MS)).unwrap();
+        // Nothing learned: never rewritten, however long it runs (the bad lines stay for a human).
+        t.save_if_due(&engine, t0.plus(10 * SAVE_MS)).unwrap();
         assert!(std::fs::read_to_string(&path).unwrap().contains("broken line"));
 
-        // Something learned: rewritten at the next due time, not before.
+        // The first lesson is written at the next tick: a daemon killed right after keeps it.
         let mut cfg = Config::default();
         cfg.patterns.add("*.winmx.com").unwrap();
         engine.set_config(cfg);
-        let answer = dns_answer("cache1.winmx.com", [198, 51, 100, 71]);
-        let pkt = udp_packet([203, 0, 113, 53], [192, 0, 2, 1], &answer);
-        engine.process(&crate::engine::Packet { bytes: &pkt, path: crate::engine::Path::WanToRouter, mac: None }, t0.plus(SAVE_MS), &mut |_| {});
+        let learn = |engine: &mut Engine, name: &str, last: u8, at: Millis| {
+            let answer = dns_answer(name, [198, 51, 100, last]);
+            let pkt = udp_packet([203, 0, 113, 53], [192, 0, 2, 1], &answer);
+            engine.process(&crate::engine::Packet { bytes: &pkt, path: crate::engine::Path::WanToRouter, mac: None }, at, &mut |_| {});
+        };
+        let t1 = t0.plus(10 * SAVE_MS);
+        learn(&mut engine, "cache1.winmx.com", 71, t1);
         assert_eq!(engine.counters().dns_learned, 1);
-        t.save_if_due(&engine, t0.plus(SAVE_MS + 1)).unwrap();
-        assert!(std::fs::read_to_string(&path).unwrap().contains("broken line"), "saved before it was due");
-        t.save_if_due(&engine, t0.plus(2 * SAVE_MS)).unwrap();
+        t.save_if_due(&engine, t1.plus(1000)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("broken line") && !text.contains("127.0.0.1"), "{text}");
         assert!(text.contains("198.51.100.70 ") && text.contains("198.51.100.71 ") && text.contains("cache1.winmx.com"), "{text}");
+
+        // More lessons soon after: one rewrite a minute at most.
+        learn(&mut engine, "cache2.winmx.com", 72, t1.plus(2000));
+        t.save_if_due(&engine, t1.plus(3000)).unwrap();
+        t.save_if_due(&engine, t1.plus(SAVE_MS)).unwrap();
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("198.51.100.72 "), "rewritten twice within a minute");
+        t.save_if_due(&engine, t1.plus(1000 + SAVE_MS)).unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().contains("198.51.100.72 "), "not rewritten a minute later");
 
         // Read back by a fresh engine (a restart).
         let mut fresh = Engine::new(Config::default());
         DnsTraining::open(&path, &mut fresh, Millis(0));
         let names: Vec<NameTail> = fresh.dns_blocked(Millis(0)).map(|s| s.name).collect();
-        assert_eq!(names.len(), 2);
+        assert_eq!(names.len(), 3);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
