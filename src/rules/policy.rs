@@ -172,9 +172,11 @@ pub fn rules(spec: &RuleSpec) -> Vec<Rule<'_>> {
     // A locked client's first UDP packets of each new flow still reach the daemon, which
     // drops them too, but first answers P2P discovery (FastTrack's ping burst goes on
     // after the first ping locked the client) and learns the peers they name. Without a
-    // daemon they are dropped, never passed.
+    // daemon they are dropped, never passed. A packet the daemon passed anyway (a daemon
+    // restarted since the lock does not know it) comes back marked and meets the drop
+    // below: the kernel's lock holds whatever the daemon says.
     for &f in families(spec) {
-        let m = vec![SrcIn(sets_of(f).0), Proto(L4::Udp), CtDir(Dir::Original), CtPackets(Dir::Original, UDP_INSPECT_PACKETS)];
+        let m = vec![SrcIn(sets_of(f).0), Proto(L4::Udp), CtDir(Dir::Original), CtPackets(Dir::Original, UDP_INSPECT_PACKETS), NotPassed];
         add(Chain::LanWan, Some(f), m, Target::InspectLocked, "a time-locked client's new UDP flows: answered and learned from, then dropped");
     }
     // The kernel-side blocks come before anything else, so that they hold even when the
@@ -271,6 +273,9 @@ mod tests {
             assert_eq!(locked.len(), 2, "one per family");
             for r in &locked {
                 assert!(r.matches.contains(&Match::Proto(L4::Udp)));
+                // A packet passed by a daemon that does not know the lock (restarted since)
+                // must fall through to the lock's drop, not come back to the queue.
+                assert!(r.matches.contains(&Match::NotPassed), "{r:?}");
                 assert!(r.matches.iter().any(|m| matches!(m, Match::CtPackets(Dir::Original, n) if *n == UDP_INSPECT_PACKETS)));
             }
             // They come right before the lock drops, and render without a bypass.
