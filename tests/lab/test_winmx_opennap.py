@@ -27,6 +27,7 @@ import pytest
 
 from conftest import require_lab
 from labnet import netns, topology
+from labnet.topology import add_host, dnsmasq
 from labnet.ftwall import REPO
 from labnet.poll import wait_until
 
@@ -40,22 +41,6 @@ HOSTS = {
         "winmx": "2001:db8:51::90", "opennap": "2001:db8:51::91", "uploader": "2001:db8:51::92"},
 }
 QTYPE = {4: "A", 6: "AAAA"}
-
-
-def add_host(lab, ip):
-    prefix = "128" if ":" in ip else "32"
-    extra = ["nodad"] if ":" in ip else []
-    netns.sh(["ip", "addr", "add", f"{ip}/{prefix}", "dev", "lo"] + extra, ns=lab.ns["inet"])
-
-
-def dnsmasq(lab, ns_role, listen, extra, logname):
-    log = open(os.path.join(lab.workdir, logname), "w")
-    args = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-hosts", "--bind-interfaces",
-            "--pid-file=", "--user=root", "--group=root", "--log-facility=-", "--log-queries"]
-    args += [f"--listen-address={a}" for a in listen] + extra
-    p = netns.spawn(args, ns=lab.ns[ns_role], stdout=log, stderr=log)
-    log.close()
-    return p
 
 
 @pytest.fixture

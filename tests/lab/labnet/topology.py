@@ -159,3 +159,22 @@ class Lab:
         for name in reversed(list(self.ns.values())):
             netns.delete(name)
         self.ns = {}
+
+
+def add_host(lab, ip):
+    """Another internet host: `ip` on the internet namespace's loopback."""
+    prefix = "128" if ":" in ip else "32"
+    extra = ["nodad"] if ":" in ip else []
+    netns.sh(["ip", "addr", "add", f"{ip}/{prefix}", "dev", "lo"] + extra, ns=lab.ns["inet"])
+
+
+def dnsmasq(lab, ns_role, listen, extra, logname):
+    """Another DNS server (dnsmasq, logging its queries to `logname` in the lab's
+    directory) in namespace `ns_role`; the caller stops it with netns.stop_process."""
+    log = open(os.path.join(lab.workdir, logname), "w")
+    args = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-hosts", "--bind-interfaces",
+            "--pid-file=", "--user=root", "--group=root", "--log-facility=-", "--log-queries"]
+    args += [f"--listen-address={a}" for a in listen] + extra
+    p = netns.spawn(args, ns=lab.ns[ns_role], stdout=log, stderr=log)
+    log.close()
+    return p

@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 
-from . import bittorrent, dns, kazaa, peers, web, winmx_opennap
+from . import bittorrent, dns, kazaa, load, peers, web, winmx_opennap
 
 _out_lock = threading.Lock()
 
@@ -46,6 +46,8 @@ COMMANDS = {
     "nap_get": winmx_opennap.nap_get,
     "serve_bt": bittorrent.serve_bt,
     "bt_client": bittorrent.bt_client,
+    "fetch_loop": load.fetch_loop,
+    "udp_flows": load.udp_flows,
 }
 
 
