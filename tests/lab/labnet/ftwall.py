@@ -173,17 +173,7 @@ class Ftwall:
 
     def counters(self):
         """The daemon's counters, fresh: SIGUSR1 makes it rewrite its status file."""
-        before = os.stat(self.status_file).st_mtime_ns if os.path.exists(self.status_file) else None
-        self.daemon.send_signal(signal.SIGUSR1)
-        wait_until(lambda: os.path.exists(self.status_file) and os.stat(self.status_file).st_mtime_ns != before, 5,
-                   "the status file to be rewritten on SIGUSR1")
-        out = {}
-        with open(self.status_file) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 3 and parts[0] == "counter" and parts[2].isdigit():
-                    out[parts[1]] = int(parts[2])
-        return out
+        return self.status()["counters"]
 
     # -- what it leaves to look at --------------------------------------------------------
     def log(self):
