@@ -147,16 +147,17 @@ pub enum Request {
     Version,
 }
 
-/// Reads the arguments after the program name (and after the subcommand, if any).
+/// Reads the arguments after the program name (and after the subcommand, if any). An
+/// error is one line of text, whatever the arguments hold.
 pub fn parse(args: &[String]) -> Result<Request, String> {
-    let m = options().parse(args).map_err(|e| e.to_string())?;
+    let m = options().parse(args).map_err(|e| one_line(&e.to_string()))?;
     if m.opt_present("help") {
         return Ok(Request::Help);
     }
     if m.opt_present("version") {
         return Ok(Request::Version);
     }
-    settings(&m).map(|s| Request::Run(Box::new(s)))
+    settings(&m).map(|s| Request::Run(Box::new(s))).map_err(|e| one_line(&e))
 }
 
 fn settings(m: &Matches) -> Result<Settings, String> {
@@ -311,6 +312,13 @@ fn protocol(name: &str) -> Result<Protocol, String> {
     })
 }
 
+/// Escapes control characters (newlines, escape sequences) that an argument quoted in
+/// an error message may carry, so that the message stays one line and cannot forge or
+/// rewrite other lines of a log or terminal.
+fn one_line(msg: &str) -> String {
+    msg.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +410,14 @@ mod tests {
             let e = parse(&args(bad)).expect_err(bad);
             assert!(!e.is_empty() && !e.contains('\n'), "{bad}: {e}");
         }
+        // Values and option names with newlines or escape sequences are quoted escaped
+        // (found by the cli fuzz target).
+        for bad in [&["-b", "12\n\nftwall: forged line"][..], &["--x\n\u{1b}[2J"], &["--protocols", "-bitt\r\nor"]] {
+            let bad: Vec<String> = bad.iter().map(|s| s.to_string()).collect();
+            let e = parse(&bad).expect_err("bad");
+            assert!(!e.chars().any(char::is_control), "{e:?}");
+        }
+        assert!(parse(&["-b".to_string(), "1\n2".to_string()]).unwrap_err().contains("'1\\n2'"));
         assert_eq!(parse(&args("--help")).unwrap(), Request::Help);
         assert_eq!(parse(&args("-V")).unwrap(), Request::Version);
     }
