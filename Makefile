@@ -54,3 +54,20 @@ bench-lab: deps build
 clean:
 	$(CARGO) clean
 	rm -rf build dist
+
+# Fuzzing (cargo-fuzz on nightly; fuzz/run installs cargo-fuzz if missing): `make fuzz` runs
+# each target for FUZZ_SECONDS, `make fuzz-ci` for a few seconds each. Not part of `make test`:
+# the nightly fuzz build alone takes one to three minutes on 2 cores; .ci/run calls fuzz-ci.
+FUZZ_SECONDS ?= 60
+FUZZ_CI_SECONDS ?= 5
+.PHONY: fuzz fuzz-ci fuzz-seeds
+
+fuzz:
+	fuzz/run $(FUZZ_SECONDS)
+
+fuzz-ci:
+	fuzz/run $(FUZZ_CI_SECONDS)
+
+# Regrows the seed corpora (fuzz/corpus/TARGET) from the shared captures and test builders.
+fuzz-seeds:
+	$(CARGO) run --locked --example fuzz_seeds
