@@ -251,12 +251,28 @@ pub fn patterns(args: &[String], files: &[PathBuf], warnings: &mut Vec<String>) 
         set.add(p).map_err(|e| format!("--pattern: '{p}': {e}"))?;
     }
     for f in files {
-        let text = std::fs::read_to_string(f).map_err(|e| format!("--pattern-file: cannot read {}: {e}", f.display()))?;
+        let text = read_pattern_file(f)?;
         set.add_file(&text, |line, content, e| {
             warnings.push(format!("{}: line {line}: '{}' skipped: {e}", f.display(), content.trim()));
         });
     }
     Ok(set)
+}
+
+/// Largest pattern file read: far more than a set can hold (4096 bytes of patterns, plus
+/// comments), and a bound on what a wrong path (a device such as /dev/zero, a log file)
+/// can make ftwall read into memory, at start and on every SIGHUP.
+const MAX_PATTERN_FILE: u64 = 1 << 20;
+
+fn read_pattern_file(f: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("--pattern-file: cannot read {}: {e}", f.display());
+    let mut bytes = Vec::new();
+    std::fs::File::open(f).and_then(|file| file.take(MAX_PATTERN_FILE + 1).read_to_end(&mut bytes)).map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PATTERN_FILE {
+        return Err(format!("--pattern-file: {} is larger than {MAX_PATTERN_FILE} bytes, not a pattern file", f.display()));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("--pattern-file: {} is not text (not UTF-8)", f.display()))
 }
 
 fn number<T: TryFrom<u64>>(v: &str, opt: &str, min: u64, max: u64) -> Result<T, String> {
@@ -386,6 +402,10 @@ mod tests {
         assert!(s.warnings.is_empty() && s.engine.patterns.matches(b"c3310.z1303.winmx.com"));
         // No options: no patterns.
         assert!(run("").engine.patterns.is_empty());
+        // A pattern file is read up to a bound: a device or a huge file is an error, not
+        // a read until memory runs out.
+        let zero = parse(&args("--pattern-file /dev/zero")).expect_err("/dev/zero");
+        assert!(zero.contains("larger than"), "{zero}");
         // A bad --pattern or an unreadable file is an error.
         for bad in ["--pattern *.com", "--pattern www.*.com", &format!("--pattern-file {}", dir.join("missing").display())] {
             let e = parse(&args(bad)).expect_err(bad);
