@@ -39,8 +39,9 @@ const fn multi(long: &'static str, short: Option<char>, good: &'static [&'static
 }
 
 /// Every option of `ftwall --help`. `good` values that name files are filled in at run
-/// time where they must exist ("@patterns" is the shipped pattern list, "@tmp" a path
-/// in a temporary directory).
+/// time ("@patterns" is the shipped pattern list, "@tmp" a path in a temporary directory,
+/// "@missing" a file that does not exist, "@dir" a directory, "@binary" a file that is
+/// not text).
 const OPTIONS: &[Opt] = &[
     Opt { long: "debug", short: Some('d'), good: &["A", "-", "datD", "hpl"], bad: &["X", "Aq", "A b", "\u{1b}"], takes_value: true, repeatable: false },
     flag("foreground", Some('s')),
@@ -53,8 +54,8 @@ const OPTIONS: &[Opt] = &[
     multi("stderr", Some('L'), &["uUtTcpm", "p"], &["q", "-", "pp!"]),
     multi("router-addr", Some('a'), &["192.168.1.1", "2001:db8::1"], &["notanip", "192.168.1.256", "192.168.1.0/24", "", "1.2.3"]),
     once("dns-training", Some('D'), &["@tmp"], &[]),
-    multi("pattern", Some('w'), &["*.winmx.com", "server.napster.com"], &["", "win mx.com", LONG_NAME_PLUS]),
-    multi("pattern-file", None, &["@patterns"], &[]),
+    multi("pattern", Some('w'), &["*.winmx.com", "server.napster.com", "*napigator.com"], &["", "win mx.com", LONG_NAME_PLUS, "*.com", "*", "www.*.com", "winmx..com"]),
+    multi("pattern-file", None, &["@patterns"], &["@missing", "@dir", "@binary", "", "/dev/zero"]),
     once("queue", Some('q'), &["0", "65535"], &["65536", "-1", "x", "", "0x10"]),
     multi("lan-if", None, &["br-lan", "eth0.1"], &["", "a/b", "0123456789abcdef", "eth 0", "a:b", ".", ".."]),
     multi("wan-if", None, &["wan", "pppoe-wan"], &["", "a/b", "0123456789abcdef", "eth\t0"]),
@@ -65,7 +66,8 @@ const OPTIONS: &[Opt] = &[
     once("protocols", None, &["all", "fasttrack,winmx", "-bittorrent", "dns"], &["kazaa", "fasttrack,,winmx", "", "-", "all,napster"]),
     flag("fail-closed", None),
     flag("no-ipv6", None),
-    once("backend", None, &["auto", "nft", "nftables", "iptables"], &["pf", "", " nft", "NFT"]),
+    once("backend", None, &["auto", "nft", "nftables", "iptables", "iptables-legacy"], &["pf", "", " nft", "NFT", "legacy"]),
+    flag("allow-missing-if", None),
     once("status-file", None, &["@tmp"], &[]),
     once("pidfile", None, &["@tmp"], &[]),
     flag("summary", None),
@@ -95,6 +97,7 @@ impl Scratch {
         }
         pcap.extend_from_slice(&packet);
         std::fs::write(dir.join("one.pcap"), pcap).expect("write capture");
+        std::fs::write(dir.join("binary"), b"*.winmx.com\n\xff\xfe\x00\n").expect("write binary");
         Scratch(dir)
     }
 
@@ -105,6 +108,9 @@ impl Scratch {
     fn fill(&self, value: &str) -> String {
         match value {
             "@tmp" => self.0.join("file").display().to_string(),
+            "@missing" => self.0.join("missing/patterns").display().to_string(),
+            "@dir" => self.0.display().to_string(),
+            "@binary" => self.0.join("binary").display().to_string(),
             "@patterns" => Path::new(env!("CARGO_MANIFEST_DIR")).join("files/ftwall.patterns").display().to_string(),
             v => v.to_string(),
         }
@@ -216,8 +222,9 @@ fn every_bad_value_of_every_option_is_one_line_and_status_2() {
     let mut cases = 0;
     for o in OPTIONS {
         for bad in o.bad {
-            for form in forms(o, bad) {
-                refused(&s, &form, &culprits(o, bad));
+            let bad = s.fill(bad);
+            for form in forms(o, &bad) {
+                refused(&s, &form, &culprits(o, &bad));
             }
             cases += 1;
         }
