@@ -274,24 +274,13 @@ fn main() {
     capture_seeds(&mut out);
     text_seeds(&mut out);
     // Every seed must pass its own target's checks, or the fuzzer starts from a crash.
-    for target in ["engine", "dns", "capture", "storefile", "patterns", "cli"] {
+    for target in harness::TARGETS {
         let dir = root.join(target);
         for entry in fs::read_dir(&dir).map(|r| r.flatten().collect::<Vec<_>>()).unwrap_or_default() {
             let bytes = fs::read(entry.path()).unwrap_or_default();
-            run(target, &bytes);
+            harness::run(target, &bytes);
         }
     }
     eprintln!("wrote {} seeds under {}", out.count, root.display());
 }
 
-fn run(target: &str, bytes: &[u8]) {
-    match target {
-        "engine" => harness::engine(bytes),
-        "dns" => harness::dns(bytes),
-        "capture" => harness::capture(bytes),
-        "storefile" => harness::storefile(bytes),
-        "patterns" => harness::patterns(bytes),
-        "cli" => harness::cli(bytes),
-        other => panic!("no target {other}"),
-    }
-}

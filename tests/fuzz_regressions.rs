@@ -9,20 +9,6 @@ mod harness;
 use std::fs;
 use std::path::Path;
 
-const TARGETS: [&str; 6] = ["engine", "dns", "capture", "storefile", "patterns", "cli"];
-
-fn run(target: &str, bytes: &[u8]) {
-    match target {
-        "engine" => harness::engine(bytes),
-        "dns" => harness::dns(bytes),
-        "capture" => harness::capture(bytes),
-        "storefile" => harness::storefile(bytes),
-        "patterns" => harness::patterns(bytes),
-        "cli" => harness::cli(bytes),
-        other => panic!("fuzz/seeds/{other}: no such fuzz target"),
-    }
-}
-
 fn seed(target: &str, name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds").join(target).join(name);
     fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -34,11 +20,11 @@ fn every_saved_finding_passes_its_target() {
     let mut replayed = 0;
     for dir in fs::read_dir(&root).unwrap_or_else(|e| panic!("{}: {e}", root.display())).flatten() {
         let target = dir.file_name().to_string_lossy().into_owned();
-        assert!(TARGETS.contains(&target.as_str()), "fuzz/seeds/{target}: no such fuzz target");
+        assert!(harness::TARGETS.contains(&target.as_str()), "fuzz/seeds/{target}: no such fuzz target");
         for file in fs::read_dir(dir.path()).expect("seed directory").flatten() {
             let bytes = fs::read(file.path()).expect("seed");
             eprintln!("replaying {target}/{}", file.file_name().to_string_lossy());
-            run(&target, &bytes);
+            harness::run(&target, &bytes);
             replayed += 1;
         }
     }

@@ -20,6 +20,22 @@ use ftwall::engine::{Action, Config, Engine, LogMask, Packet, Path, Reason, Verd
 use ftwall::time::Millis;
 use ftwall::wire::IpPacket;
 
+/// The fuzz targets, by name (fuzz_targets/NAME.rs, fuzz/corpus/NAME, fuzz/seeds/NAME).
+pub const TARGETS: [&str; 6] = ["engine", "dns", "capture", "storefile", "patterns", "cli"];
+
+/// Runs the target called `target` on `data`.
+pub fn run(target: &str, data: &[u8]) {
+    match target {
+        "engine" => engine(data),
+        "dns" => dns(data),
+        "capture" => capture(data),
+        "storefile" => storefile(data),
+        "patterns" => patterns(data),
+        "cli" => cli(data),
+        other => panic!("no fuzz target called {other}"),
+    }
+}
+
 /// The six paths, in the order the engine input numbers them.
 pub const PATHS: [Path; 6] = [Path::LanToWan, Path::WanToLan, Path::LanToRouter, Path::RouterToLan, Path::WanToRouter, Path::RouterToWan];
 
