@@ -1,6 +1,6 @@
 //! Writes the fuzzers' seed corpora: real sessions from the shared captures and payload
 //! samples, and protocol-faithful messages from the test builders, one directory per
-//! fuzz target (engine, dns, capture, storefile, patterns, cli).
+//! fuzz target (engine, dns, capture, storefile, training, patterns, cli).
 //!
 //! Usage: cargo run --example fuzz_seeds -- [OUT_DIR]   (default: fuzz/corpus)
 //! `make fuzz-seeds` runs it; the corpus is git-ignored and regrown at will.
@@ -249,6 +249,9 @@ fn capture_seeds(out: &mut Out) {
 fn text_seeds(out: &mut Out) {
     out.put("storefile", "clean", b"# ftwall storefile\n203.0.113.5:1214 fasttrack\n[2001:db8::5]:6346 gnutella\n198.51.100.1\n");
     out.put("storefile", "damaged", b"203.0.113.1:1214\n\xff\xfe garbage\nnot an address\n[2001:db8::1]:1214 fasttrack\n203.0.113.1:9999\n203.0.113.2:12");
+    let clock = 1_700_000_000u64.to_le_bytes();
+    let training = b"# ftwall DNS training file\n198.51.100.70 1700003600 cache0.winmx.com\n2001:db8:77::1 1800000000 ..ng.z1303.winmx.com\n192.168.1.1 1800000000 -\n203.0.113.9 1600000000\nbad line\n";
+    out.put("training", "sample", &[&clock[..], training].concat());
     let shipped = fs::read(FsPath::new(env!("CARGO_MANIFEST_DIR")).join("files/ftwall.patterns")).unwrap_or_default();
     out.put("patterns", "shipped", &shipped);
     out.put("patterns", "mixed", b"# WinMX\n*.winmx.com\n\n   *.winmxgroup.net   # caches\nbad name here\n*.com\nserver.napster.com\n*napigator.com.\n");

@@ -21,7 +21,7 @@ use ftwall::time::Millis;
 use ftwall::wire::IpPacket;
 
 /// The fuzz targets, by name (fuzz_targets/NAME.rs, fuzz/corpus/NAME, fuzz/seeds/NAME).
-pub const TARGETS: [&str; 6] = ["engine", "dns", "capture", "storefile", "patterns", "cli"];
+pub const TARGETS: [&str; 7] = ["engine", "dns", "capture", "storefile", "training", "patterns", "cli"];
 
 /// Runs the target called `target` on `data`.
 pub fn run(target: &str, data: &[u8]) {
@@ -30,6 +30,7 @@ pub fn run(target: &str, data: &[u8]) {
         "dns" => dns(data),
         "capture" => capture(data),
         "storefile" => storefile(data),
+        "training" => training(data),
         "patterns" => patterns(data),
         "cli" => cli(data),
         other => panic!("no fuzz target called {other}"),
@@ -351,6 +352,42 @@ pub fn storefile(data: &[u8]) {
     if !loaded.needs_rewrite() {
         assert!(loaded.errors.is_empty() && loaded.duplicates == 0);
     }
+}
+
+/// Training-file target: 8 bytes of wall-clock time (little-endian), then a DNS training
+/// file; its entries are preloaded into an engine under the safety rules.
+pub fn training(data: &[u8]) {
+    let mut data = data;
+    let mut clock = [0u8; 8];
+    let head = take(&mut data, 8);
+    clock[..head.len()].copy_from_slice(head);
+    let now_unix = u64::from_le_bytes(clock);
+    let loaded = ftwall::training::parse(data, now_unix);
+    for e in &loaded.entries {
+        assert!(e.expires > now_unix, "an expired entry kept");
+        // What the daemon writes back reads as the same address and time (names are
+        // written escaped for people, so only plain ones read back byte for byte).
+        let line = ftwall::training::format_line(e);
+        let back = ftwall::training::parse_line(&line).unwrap_or_else(|r| panic!("{line:?}: {r}")).expect("an entry");
+        assert_eq!((back.ip, back.expires), (e.ip, e.expires), "{line}");
+        if e.name.as_bytes().iter().all(|b| b.is_ascii_graphic() && *b != b'\\') {
+            assert_eq!(back.name, e.name, "{line}");
+        }
+    }
+    let mut config = Config { seed: 1, ..Config::default() };
+    config.never_block.push("192.168.0.0/16".parse().expect("net"));
+    let mut engine = Engine::new(config.clone());
+    let now = Millis(1_000);
+    let (accepted, refused) = ftwall::training::preload(&mut engine, &loaded, now, now_unix);
+    assert_eq!(accepted + refused, loaded.entries.len());
+    let held: Vec<_> = engine.dns_blocked(now).collect();
+    assert!(held.len() <= engine.capacities().dns && held.len() <= accepted);
+    for s in &held {
+        assert!(config.may_block(s.ip), "the training file got {} blocked", s.ip);
+        assert!(s.secs_left <= config.dns_max_secs);
+    }
+    let saved = ftwall::training::snapshot(&engine, now, now_unix);
+    assert_eq!(saved.len(), held.len());
 }
 
 /// Pattern-file target: the bytes (as text) are a pattern file.
