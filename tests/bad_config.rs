@@ -5,9 +5,11 @@
 //! (the daemon, inspect, rules, status), so nothing starts and nothing is changed. A good
 //! value of each option runs `inspect` to exit status 0, so the 2 comes from the value.
 //! Runtime errors (an unreadable capture) give one line and exit status 1, as ftwall(8)
-//! documents.
+//! documents. In a network namespace with ftwall's rules in place (root), `rules apply`
+//! and `rules remove` with any bad configuration leave every rule and set as it was.
 
 mod common;
+mod netns;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -123,6 +125,7 @@ impl Drop for Scratch {
     }
 }
 
+/// What one run of ftwall gave.
 struct Outcome {
     code: Option<i32>,
     stdout: String,
@@ -139,19 +142,28 @@ fn commands(s: &Scratch) -> Vec<Vec<String>> {
     vec![vec![], vec!["inspect".into(), s.capture()], vec!["rules".into(), "print".into()], vec!["status".into()]]
 }
 
+/// Runs one command line and checks: exit status 2, nothing on stdout, one line on
+/// stderr that names one of `culprits`.
+fn check_refused(cmd: &[String], culprits: &[String]) {
+    let (program, args) = cmd.split_first().expect("a command");
+    let out = Command::new(program).args(args).output().expect("run ftwall");
+    let o = Outcome { code: out.status.code(), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() };
+    let all = cmd;
+    assert_eq!(o.code, Some(2), "{all:?}: exit status (stderr {:?})", o.stderr);
+    assert!(o.stdout.is_empty(), "{all:?}: printed {:?}", o.stdout);
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{all:?}: not one line: {:?}", o.stderr);
+    assert!(lines[0].starts_with("ftwall: ") && lines[0].len() > 20, "{all:?}: {:?}", lines[0]);
+    assert!(!lines[0].chars().any(char::is_control), "{all:?}: control characters in {:?}", lines[0]);
+    assert!(culprits.iter().any(|c| !c.is_empty() && lines[0].contains(c.as_str())), "{all:?}: {:?} names none of {culprits:?}", lines[0]);
+}
+
 /// Runs `args` under every command and checks: exit status 2, nothing on stdout, one
 /// line on stderr that names one of `culprits`.
 fn refused(s: &Scratch, args: &[String], culprits: &[String]) {
     for cmd in commands(s) {
-        let all: Vec<String> = cmd.iter().chain(args).cloned().collect();
-        let o = ftwall(&all);
-        assert_eq!(o.code, Some(2), "{all:?}: exit status (stderr {:?})", o.stderr);
-        assert!(o.stdout.is_empty(), "{all:?}: printed {:?}", o.stdout);
-        let lines: Vec<&str> = o.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{all:?}: not one line: {:?}", o.stderr);
-        assert!(lines[0].starts_with("ftwall: ") && lines[0].len() > 20, "{all:?}: {:?}", lines[0]);
-        assert!(!lines[0].chars().any(char::is_control), "{all:?}: control characters in {:?}", lines[0]);
-        assert!(culprits.iter().any(|c| !c.is_empty() && lines[0].contains(c.as_str())), "{all:?}: {:?} names none of {culprits:?}", lines[0]);
+        let all: Vec<String> = std::iter::once(BIN.to_string()).chain(cmd).chain(args.iter().cloned()).collect();
+        check_refused(&all, culprits);
     }
 }
 
@@ -281,4 +293,76 @@ fn runtime_errors_are_one_line_and_status_1() {
         let o = ftwall(&args);
         assert_eq!((o.code, o.stderr.lines().count()), (Some(2), 1), "{args:?}: {:?}", o.stderr);
     }
+}
+
+/// Every bad command line of this file, each with the words that may name its culprit.
+fn bad_lines(s: &Scratch) -> Vec<(Vec<String>, Vec<String>)> {
+    let mut lines = Vec::new();
+    for o in OPTIONS {
+        for bad in o.bad {
+            let bad = s.fill(bad);
+            lines.extend(forms(o, &bad).into_iter().map(|f| (f, culprits(o, &bad))));
+        }
+        if o.takes_value && o.long != "debug" {
+            lines.push((vec![format!("--{}", o.long)], culprits(o, "")));
+        } else if !o.takes_value {
+            lines.push((vec![format!("--{}=yes", o.long)], culprits(o, "")));
+        }
+    }
+    for unknown in ["--frobnicate", "-z"] {
+        lines.push((vec![unknown.to_string()], vec![format!("'{}'", unknown.trim_start_matches('-'))]));
+    }
+    lines.push((vec!["--lan-if".into(), "wan0".into()], vec!["'wan0'".into()]));
+    lines
+}
+
+/// Everything netfilter holds in the namespace: nftables (iptables-nft's tables too),
+/// iptables and ip6tables, ipset; comment lines (dates) left out.
+fn firewall_state(ns: &netns::Ns) -> String {
+    let mut all = String::new();
+    for cmd in [&["nft", "list", "ruleset"][..], &["iptables-save"], &["ip6tables-save"], &["ipset", "list"]] {
+        let text = ns.run(cmd).unwrap_or_else(|e| format!("{cmd:?} failed: {e}"));
+        all.push_str(&format!("### {cmd:?}\n"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            all.push_str(line);
+            all.push('\n');
+        }
+    }
+    all
+}
+
+#[test]
+fn bad_configuration_changes_no_firewall_rule() {
+    let test = "bad_configuration_changes_no_firewall_rule";
+    if !netns::require_root(test) || !["nft", "iptables-save", "ip6tables-save", "ipset"].iter().all(|t| netns::require_tool(test, t)) {
+        return;
+    }
+    let s = Scratch::new("rules");
+    let ns = netns::Ns::new("badcfg");
+    ns.ok(&["ip", "link", "add", "lan0", "type", "veth", "peer", "name", "wan0"]);
+    // ftwall's rules and sets in place (iptables: this kernel may lack nftables' queue).
+    let ok = ns.run(&[BIN, "rules", "apply", "--backend", "iptables", "--lan-if", "lan0", "--wan-if", "wan0"]);
+    assert!(ok.is_ok(), "good rules apply: {ok:?}");
+    let before = firewall_state(&ns);
+    assert!(before.contains("ftwall_locked4") && before.contains("ftwall_peers6"), "rules missing: {before}");
+
+    let mut runs = 0;
+    for backend in ["iptables", "nft"] {
+        for verb in ["apply", "remove"] {
+            for (bad, culprits) in bad_lines(&s) {
+                let base = ["ip", "netns", "exec", ns.name.as_str(), BIN, "rules", verb, "--lan-if", "lan0", "--wan-if", "wan0"];
+                let mut cmd: Vec<String> = base.iter().map(|w| w.to_string()).collect();
+                if !bad.iter().any(|w| w.starts_with("--backend")) {
+                    cmd.extend(["--backend".to_string(), backend.to_string()]);
+                }
+                cmd.extend(bad);
+                check_refused(&cmd, &culprits);
+                runs += 1;
+            }
+            let after = firewall_state(&ns);
+            assert_eq!(after, before, "a refused `rules {verb}` (--backend {backend}) changed the firewall");
+        }
+    }
+    assert!(runs > 300, "only {runs} bad command lines");
+    netns::loud(&format!("{test}: {runs} refused `rules apply/remove` command lines, firewall unchanged"));
 }
