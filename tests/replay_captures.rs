@@ -50,7 +50,10 @@ fn every_shared_capture_replays_cleanly() {
 }
 
 fn generated_fasttrack_capture() -> PathBuf {
-    let out = std::env::temp_dir().join(format!("ftwall-ft-{}.pcap", std::process::id()));
+    // One file per call: tests run in parallel and each removes its own.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!("ftwall-ft-{}-{n}.pcap", std::process::id()));
     let status = Command::new(env!("CARGO"))
         .args(["run", "-q", "--example", "fasttrack_session", "--"])
         .arg(&out)
