@@ -22,12 +22,20 @@ use crate::storefile::{self, Entry, Loaded};
 /// How often a failing storefile is retried and complained about.
 pub const RETRY_MS: u64 = 60_000;
 
+/// At most this many addresses are remembered to keep duplicate lines out of the file.
+/// The engine asks to store only peers it does not hold (8192 of them), so this matters
+/// only for a peer the engine forgot and learned again. Bounded, so that a flood of
+/// distinct peers cannot grow the daemon: when full, the set starts afresh. A duplicate
+/// line that may slip in then is dropped, and the file rewritten, at the next start.
+pub const KNOWN_MAX: usize = 1024;
+
 pub struct PeerStore {
     path: PathBuf,
     file: Option<File>,
     /// Peers learned but not yet written (the last write failed).
     pending: Vec<Entry>,
-    /// Addresses the file holds (or will hold once `pending` is written).
+    /// Addresses the file holds (or will hold once `pending` is written): the last
+    /// [`KNOWN_MAX`] at most.
     known: HashSet<IpAddr>,
 }
 
@@ -71,7 +79,8 @@ impl PeerStore {
                 return report;
             }
         }
-        self.known = report.loaded.entries.iter().map(|e| e.peer.ip).collect();
+        // The file's last lines are its most recently learned peers.
+        self.known = report.loaded.entries.iter().rev().take(KNOWN_MAX).map(|e| e.peer.ip).collect();
         // Pending peers that an admin or an earlier write already put in the file are done.
         self.pending.retain(|e| !report.loaded.entries.iter().any(|f| f.peer.ip == e.peer.ip));
         self.known.extend(self.pending.iter().map(|e| e.peer.ip));
@@ -95,9 +104,13 @@ impl PeerStore {
 
     /// Records a newly learned peer. `Err` means it stays pending (still blocked).
     pub fn add(&mut self, e: Entry) -> io::Result<()> {
-        if !self.known.insert(e.peer.ip) {
+        if self.known.contains(&e.peer.ip) {
             return Ok(());
         }
+        if self.known.len() >= KNOWN_MAX {
+            self.known.clear();
+        }
+        self.known.insert(e.peer.ip);
         self.pending.push(e);
         self.flush_pending()
     }
@@ -179,6 +192,30 @@ mod tests {
         let (_, r) = PeerStore::open(&path);
         assert_eq!(r.loaded.entries, vec![entry("203.0.113.1:1214"), entry("[2001:db8::1]:1214")]);
         assert!(!r.rewritten);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_flood_of_distinct_peers_writes_every_one_and_remembers_a_bounded_few() {
+        let dir = temp("flood");
+        let path = dir.join("peers");
+        let (mut s, _) = PeerStore::open(&path);
+        let n = 3 * KNOWN_MAX + 7;
+        let peer = |i: usize| entry(&format!("[2001:db8:8000::{:x}:{:x}]:1214", i >> 16, i & 0xffff));
+        for i in 0..n {
+            s.add(peer(i)).unwrap();
+            assert!(s.known.len() <= KNOWN_MAX);
+        }
+        let capacity = s.known.capacity();
+        for i in n..2 * n {
+            s.add(peer(i)).unwrap();
+        }
+        assert_eq!(s.known.capacity(), capacity, "the set's memory stays as it was");
+        s.add(peer(2 * n - 1)).unwrap();
+        let lines = fs::read_to_string(&path).unwrap();
+        assert_eq!(lines.lines().count(), 2 * n, "every peer once, the recent one not again");
+        let (_, r) = PeerStore::open(&path);
+        assert_eq!((r.loaded.entries.len(), r.loaded.duplicates), (2 * n, 0));
         fs::remove_dir_all(&dir).unwrap();
     }
 
