@@ -485,42 +485,29 @@ impl Daemon {
         }
     }
 
-    fn snapshot(&self, now: Millis) -> status::Status {
-        status::Status {
-            pid: std::process::id(),
-            started: self.started_unix,
-            updated: status::unix_now(),
-            monitor: self.opts.engine.monitor,
-            clients: self
-                .engine
-                .clients(now)
-                .map(|c| status::ClientLine {
-                    ip: c.ip.to_string(),
-                    protocol: c.protocol.to_string(),
-                    secs_left: c.secs_left,
-                    mac: c.mac.map(|m| m.to_string()),
-                })
-                .collect(),
-            peers: self.engine.peers().map(|(ep, p)| (ep.to_string(), p.to_string())).collect(),
-            dns: self
-                .engine
-                .dns_blocked(now)
-                .map(|d| status::DnsLine { ip: d.ip.to_string(), secs_left: d.secs_left, name: d.name.to_string() })
-                .collect(),
-            counters: self
-                .engine
-                .counters()
-                .named()
-                .chain(self.fx.troubles.named())
-                .chain(std::iter::once(("daemon_storefile_pending", self.fx.store.as_ref().map_or(0, |s| s.pending() as u64))))
-                .map(|(n, v)| (n.to_string(), v))
-                .collect(),
-        }
-    }
-
+    /// Streams the tables into the status file (see [`status::Lines`]).
     fn write_status(&mut self, now: Millis) {
-        let text = self.snapshot(now).render();
-        if let Err(e) = status::write_atomic(&self.opts.status_file, &text) {
+        let (engine, troubles, store) = (&self.engine, &self.fx.troubles, &self.fx.store);
+        let (started, monitor) = (self.started_unix, self.opts.engine.monitor);
+        let written = status::write_atomic_with(&self.opts.status_file, |out| {
+            let mut l = status::Lines(out);
+            l.head(std::process::id(), started, status::unix_now(), monitor)?;
+            for c in engine.clients(now) {
+                l.client(&c.ip, &c.protocol, c.secs_left, c.mac.as_ref().map(|m| m as &dyn std::fmt::Display))?;
+            }
+            for (peer, protocol) in engine.peers() {
+                l.peer(&peer, &protocol)?;
+            }
+            for d in engine.dns_blocked(now) {
+                l.dns(&d.ip, d.secs_left, &d.name)?;
+            }
+            let pending = ("daemon_storefile_pending", store.as_ref().map_or(0, |s| s.pending() as u64));
+            for (name, value) in engine.counters().named().chain(troubles.named()).chain(std::iter::once(pending)) {
+                l.counter(name, value)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = written {
             let path = self.opts.status_file.display().to_string();
             self.fx.troubles.note(Trouble::StatusFile, now, || format!("cannot write the status file {path}: {e}"));
         }

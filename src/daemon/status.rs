@@ -17,7 +17,7 @@
 //! The daemon removes the file when it stops cleanly; a file whose pid is gone or that
 //! was not updated for [`STALE_SECS`] belongs to a daemon that died.
 
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
@@ -58,25 +58,27 @@ pub struct Status {
 
 impl Status {
     pub fn render(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "# ftwall status (see `ftwall status`)");
-        let _ = writeln!(s, "pid {}", self.pid);
-        let _ = writeln!(s, "started {}", self.started);
-        let _ = writeln!(s, "updated {}", self.updated);
-        let _ = writeln!(s, "mode {}", if self.monitor { "monitor" } else { "enforcing" });
+        let mut l = Lines(Vec::new());
+        // Writing to a Vec cannot fail.
+        let _ = self.write(&mut l);
+        String::from_utf8(l.0).unwrap_or_default()
+    }
+
+    fn write<W: Write>(&self, l: &mut Lines<W>) -> io::Result<()> {
+        l.head(self.pid, self.started, self.updated, self.monitor)?;
         for c in &self.clients {
-            let _ = writeln!(s, "client {} {} {} {}", c.ip, c.protocol, c.secs_left, c.mac.as_deref().unwrap_or("-"));
+            l.client(&c.ip, &c.protocol, c.secs_left, c.mac.as_ref().map(|m| m as &dyn Display))?;
         }
         for (peer, protocol) in &self.peers {
-            let _ = writeln!(s, "peer {peer} {protocol}");
+            l.peer(peer, protocol)?;
         }
         for d in &self.dns {
-            let _ = writeln!(s, "dns {} {} {}", d.ip, d.secs_left, d.name);
+            l.dns(&d.ip, d.secs_left, &d.name)?;
         }
         for (name, value) in &self.counters {
-            let _ = writeln!(s, "counter {name} {value}");
+            l.counter(name, *value)?;
         }
-        s
+        Ok(())
     }
 
     /// Reads a status file's text. Lines it does not know are skipped, so newer daemons
@@ -116,17 +118,58 @@ impl Status {
     }
 }
 
+/// The records of a status file, written one line at a time in the order readers expect:
+/// the head, then clients, peers, DNS addresses and counters. The daemon streams its tables
+/// through this straight into the file, because a collected copy of full tables (a few
+/// strings per address) would take more memory than the tables themselves.
+pub struct Lines<W: Write>(pub W);
+
+impl<W: Write> Lines<W> {
+    pub fn head(&mut self, pid: u32, started: u64, updated: u64, monitor: bool) -> io::Result<()> {
+        writeln!(self.0, "# ftwall status (see `ftwall status`)")?;
+        writeln!(self.0, "pid {pid}")?;
+        writeln!(self.0, "started {started}")?;
+        writeln!(self.0, "updated {updated}")?;
+        writeln!(self.0, "mode {}", if monitor { "monitor" } else { "enforcing" })
+    }
+
+    pub fn client(&mut self, ip: &dyn Display, protocol: &dyn Display, secs_left: u32, mac: Option<&dyn Display>) -> io::Result<()> {
+        match mac {
+            Some(mac) => writeln!(self.0, "client {ip} {protocol} {secs_left} {mac}"),
+            None => writeln!(self.0, "client {ip} {protocol} {secs_left} -"),
+        }
+    }
+
+    pub fn peer(&mut self, peer: &dyn Display, protocol: &dyn Display) -> io::Result<()> {
+        writeln!(self.0, "peer {peer} {protocol}")
+    }
+
+    pub fn dns(&mut self, ip: &dyn Display, secs_left: u32, name: &dyn Display) -> io::Result<()> {
+        writeln!(self.0, "dns {ip} {secs_left} {name}")
+    }
+
+    pub fn counter(&mut self, name: &str, value: u64) -> io::Result<()> {
+        writeln!(self.0, "counter {name} {value}")
+    }
+}
+
 /// Replaces the file atomically (temporary file in the same directory, then rename), so
 /// a reader never sees half a file.
 pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
+    write_atomic_with(path, |out| out.write_all(text.as_bytes()))
+}
+
+/// [`write_atomic`] with the contents written by `fill`, through a small buffer.
+pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut io::BufWriter<fs::File>) -> io::Result<()>) -> io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
+        let mut out = io::BufWriter::new(fs::File::create(&tmp)?);
+        fill(&mut out)?;
+        out.flush()?;
     }
     fs::rename(&tmp, path)
 }
