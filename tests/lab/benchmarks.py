@@ -43,6 +43,27 @@ def example(name):
     return os.path.join(target, "release", "examples", name)
 
 
+def daemons(ftwall):
+    """The binaries whose memory is measured: the host build, and the static musl build
+    for x86_64 (what ships on routers, from `make cross`) when it is there."""
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
+    out = [("host release build (glibc, dynamically linked)", ftwall)]
+    musl = os.path.join(target, "x86_64-unknown-linux-musl", "release", "ftwall")
+    if os.path.exists(musl):
+        out.append(("x86_64 musl, statically linked (how the router packages are built)", musl))
+    return out
+
+
+def memory(bench, builds, sources):
+    """The last build (the one the goal is read on) takes the whole flood; the others a
+    fifth of it, enough to show whether they stay flat, to keep `make bench` short."""
+    runs = []
+    for i, (label, program) in enumerate(builds):
+        n = sources if i == len(builds) - 1 else sources // 5
+        runs.append(dict(bench.memory(n, program), build=label))
+    return {"runs": runs, "probe": memory_probe()}
+
+
 def memory_probe():
     out = subprocess.run([example("memory_probe")], capture_output=True, text=True, timeout=300).stdout
     return [(w[1], int(w[2]), int(w[3])) for w in (line.split() for line in out.splitlines())
@@ -72,9 +93,10 @@ def jsonable(x):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(REPO, "BENCHMARKS.md"))
-    ap.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "3")))
+    ap.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "5")))
+    ap.add_argument("--latency-reps", type=int, default=3)
     ap.add_argument("--cmd-reps", type=int, default=int(os.environ.get("BENCH_CMD_REPS", "5")))
-    ap.add_argument("--seconds", type=float, default=3.0, help="length of each lab load")
+    ap.add_argument("--seconds", type=float, default=2.0, help="length of each lab load")
     ap.add_argument("--sources", type=int, default=1_000_000, help="distinct sources in the memory flood")
     ap.add_argument("--only", default=",".join(PARTS))
     args = ap.parse_args()
@@ -93,8 +115,9 @@ def main():
     began = time.monotonic()
     mach = machine()
     meta = {"machine": mach, "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-            "commit": git("rev-parse", "--short=12", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-            "reps": args.reps, "cmd_reps": args.cmd_reps, "seconds": args.seconds, "shared": shared_machine(mach)}
+            "commit": git("rev-parse", "--short=12", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md")),
+            "reps": args.reps, "latency_reps": args.latency_reps, "cmd_reps": args.cmd_reps, "seconds": args.seconds, "shared": shared_machine(mach)}
     out_dir = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target"), "bench")
     os.makedirs(out_dir, exist_ok=True)
     log = open(os.path.join(out_dir, "bench.log"), "w")
@@ -119,7 +142,7 @@ def main():
         from benchkit.labbench import Bench
         netns.install_cleanup_handlers()
         netns.sweep_stale()
-        bench = Bench(args.reps, example("null_queue"), log, seconds=args.seconds)
+        bench = Bench(args.reps, example("null_queue"), log, seconds=args.seconds, latency_reps=args.latency_reps)
         try:
             attempt("lab", bench.up)
             if "lab" not in results["errors"]:
@@ -128,7 +151,7 @@ def main():
                 if "forwarding" in lab_parts:
                     attempt("forwarding", bench.forwarding)
                 if "memory" in lab_parts:
-                    attempt("memory", lambda: {"daemon": bench.memory(args.sources), "probe": memory_probe()})
+                    attempt("memory", lambda: memory(bench, daemons(ftwall), args.sources))
                 if "latency" in lab_parts:
                     attempt("latency", bench.latency)
             else:

@@ -35,6 +35,9 @@ BT_PEER = "198.51.100.95"
 BT_DHT = ["198.51.100.96", "198.51.100.97"]
 DNS_FILL_SERVER = "203.0.113.55"
 SHORT_PORT = 8080
+# The distinct-source flood of the memory figure: packets per batch and per second.
+FLOOD_BATCH = int(os.environ.get("BENCH_FLOOD_BATCH", "200000"))
+FLOOD_RATE = int(os.environ.get("BENCH_FLOOD_RATE", "40000"))
 
 
 class BenchFtwall(Ftwall):
@@ -124,8 +127,9 @@ def smaps_kib(pid):
 
 
 class Bench:
-    def __init__(self, reps, null_queue, log, seconds=3.0):
+    def __init__(self, reps, null_queue, log, seconds=2.0, latency_reps=3):
         self.reps = reps
+        self.latency_reps = latency_reps
         self.null_queue = null_queue
         self.log = log
         self.seconds = seconds
@@ -197,9 +201,11 @@ class Bench:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- what runs on the router ------------------------------------------------------------
-    def start_ftwall(self, monitor=False, fresh=True):
+    def start_ftwall(self, monitor=False, fresh=True, program=None):
         self.stop_ftwall()
         self.fw = BenchFtwall(self.lab, self.backend, self.workdir)
+        if program:
+            self.fw.bin = program
         if fresh:
             for f in (self.fw.storefile, self.fw.storefile + ".dns"):
                 if os.path.exists(f):
@@ -309,9 +315,10 @@ class Bench:
                        ns=self.lab.ns["lan1"], timeout=count / max(rate, 1000) + 60)
         return int(out.split()[1])
 
-    def memory(self, sources=1_000_000, monitor=True, budget_secs=120.0):
-        """Peak RSS with every table full, then after `sources` distinct sources."""
-        fw = self.start_ftwall(monitor=monitor)
+    def memory(self, sources=1_000_000, program=None, monitor=True, budget_secs=120.0):
+        """Peak RSS with every table full, then after `sources` distinct sources, of the
+        daemon `program` (default: the lab's binary)."""
+        fw = self.start_ftwall(monitor=monitor, program=program)
         stages = []
 
         def stage(name, sent):
@@ -335,10 +342,11 @@ class Bench:
         total, first, began = 0, 1_000_000, time.monotonic()
         base = stages[-1]["seen"]
         while time.monotonic() - began < budget_secs:
-            total += self.src_flood(100_000, 50_000, first + total)
+            total += self.src_flood(FLOOD_BATCH, FLOOD_RATE, first + total)
             seen = fw.status()[0]["packets"] - base
             if seen >= sources:
                 break
+        self.say(f"memory flood: sent {total} in {time.monotonic() - began:.0f} s, the daemon saw {seen}")
         stage("after-flood", total)
         dns_answers = p.stdout.strip()
         self.stop_ftwall()
@@ -392,7 +400,7 @@ class Bench:
         for name in ("FastTrack", "WinMX", "BitTorrent"):
             base, _ = self.latency_run(name, False, f"{name}-without")
             runs = []
-            for rep in range(self.reps):
+            for rep in range(self.latency_reps):
                 r, locked = self.latency_run(name, True, f"{name}-{rep}")
                 r["locked"] = locked
                 runs.append(r)

@@ -40,6 +40,15 @@ def ratio(num, den):
     return med, (min(pairs) if pairs else med), (max(pairs) if pairs else med)
 
 
+def best_ratio(num, den, lower_is_better=False):
+    """Ratio of the best run of each side: the fastest rate, or the shortest time. On a
+    machine shared with other jobs, which only ever slow a run down, the best run is the
+    least disturbed estimate of each side."""
+    if lower_is_better:
+        return num.min / den.min if den.min else float("nan")
+    return num.max / den.max if den.max else float("nan")
+
+
 def run_timed(args, cwd=None, env=None, stdout=subprocess.DEVNULL):
     """Runs a command to its end; returns (wall seconds, CPU seconds, exit status).
     CPU time is user + system of the process (and anything it waited for)."""
