@@ -211,3 +211,58 @@ def test_sigkill_under_load_loses_no_connection_and_nothing_learned(lab, family,
         assert "queued again" not in fw.log(), "a passed packet came back to the queue"
     finally:
         sup.stop()
+
+
+# -- 2. a power cut: half-written storefile and training file ---------------------------------
+def good_files(now_unix):
+    """Clean storefile and training file texts (both families) and what they hold."""
+    a4, a6 = ADDR[4], ADDR[6]
+    peers = [ep(a4["supernodes"][0], FT_PORT), ep(a4["supernodes"][1], FT_PORT),
+             ep(a6["supernodes"][0], FT_PORT), ep(a6["supernodes"][1], FT_PORT)]
+    store = "# ftwall storefile\n" + "".join(f"{p} fasttrack\n" for p in peers)
+    dns = {WINMX_ADDR[4]: WINMX_NAME, WINMX_ADDR[6]: WINMX_NAME, "198.51.100.71": "cache1.winmx.com"}
+    until = now_unix + 3600
+    training = "# ftwall DNS training file\n" + "".join(f"{ip} {until} {name}\n" for ip, name in dns.items())
+    return store.encode(), training.encode(), set(peers), set(dns)
+
+
+# What a power cut leaves at the end of a file that was being appended to: a line cut in
+# its middle, zeros (blocks allocated but never written), or garbage.
+POWER_CUTS = {
+    "torn": (b"[2001:db8:51::3", b"2001:db8:51::71 18"),
+    "zeros": (b"\0" * 300, b"\0" * 300),
+    "garbage": (b"\xff\xfe\x9c\x00\x01rubbish\x80\n\xc3", b"\x00\xde\xad\xbe\xef\n\x80"),
+}
+
+
+@pytest.mark.parametrize("cut", sorted(POWER_CUTS))
+def test_a_power_cut_loses_at_most_the_last_line_and_never_prevents_start(lab, ftwall, tmp_path, cut):
+    fw = ftwall
+    training = str(tmp_path / "ftwall.dns")
+    store, train, peers, dns = good_files(int(time.time()))
+    tail_store, tail_train = POWER_CUTS[cut]
+    with open(fw.storefile, "wb") as f:
+        f.write(store + tail_store)
+    with open(training, "wb") as f:
+        f.write(train + tail_train)
+
+    fw.start(extra=["-D", training])
+    st = fw.status()
+    assert st["peers"] == peers, f"peers after a power cut ({cut}): {st['peers']}, want {peers}"
+    assert set(st["dns"]) == dns, f"DNS lessons after a power cut ({cut}): {set(st['dns'])}, want {dns}"
+    for fam in (4, 6):
+        want = {p.rsplit(":", 1)[0].strip("[]") for p in peers if (":" in p.rsplit(":", 1)[0]) == (fam == 6)}
+        assert want <= fw.blocked(fam), f"IPv{fam} peers not in the kernel set: {fw.blocked(fam)}"
+    # The storefile is healed at once (appends must not follow a torn line); the training
+    # file is rewritten whole at the next lesson or at the stop.
+    with open(fw.storefile, "rb") as f:
+        healed = f.read()
+    lines = [line for line in healed.decode("ascii").splitlines() if not line.startswith("#")]
+    assert healed.endswith(b"\n") and sorted(lines) == sorted(f"{p} fasttrack" for p in peers), healed
+    assert fw.stored_peers() == peers
+    assert "skipped" in fw.log() or "rewritten" in fw.log(), fw.log()
+
+    assert fw.stop() == 0, fw.log()
+    with open(training, "rb") as f:
+        text = f.read()
+    assert training_ips(training) == dns and b"\0" not in text and text.endswith(b"\n"), text
