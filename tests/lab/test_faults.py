@@ -266,3 +266,45 @@ def test_a_power_cut_loses_at_most_the_last_line_and_never_prevents_start(lab, f
     with open(training, "rb") as f:
         text = f.read()
     assert training_ips(training) == dns and b"\0" not in text and text.endswith(b"\n"), text
+
+
+# -- 3. a burst bigger than the queue -----------------------------------------------------
+BURST = 3000  # new UDP flows; the kernel holds at most 1024 packets for a queue
+
+
+@pytest.mark.parametrize("mode", ["fail-open", "fail-closed"])
+def test_a_burst_bigger_than_the_queue_passes_fail_open_and_drops_fail_closed(request, lab, family, backend, mode):
+    fw = request.getfixturevalue("ftwall" if mode == "fail-open" else "ftwall_fail_closed")
+    a = ADDR[family]
+    arrived = Counter(lab.ns["router"], family, "raw", "PREROUTING", a["web"], FLOOD_PORT, BURST, iface="lan")
+    received = Counter(lab.ns["inet"], family, "filter", "INPUT", a["web"], FLOOD_PORT, BURST, drop=True)
+    fw.start()
+    # The path is up (and lan2 knows its router) before the burst.
+    assert call(lab, "lan2", "fetch", host=a["web"], timeout=2.0)["ok"]
+    before = fw.queue_stats()
+    pid = fw.pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        r = call(lab, "lan2", "udp_flows", ip=a["web"], first_port=FLOOD_PORT, count=BURST, pps=10000)
+        assert r["sent"] == BURST, r
+        wait_until(lambda: arrived.packets() == BURST, 3, "the burst to reach the router")
+        q = fw.queue_stats()
+        held = q["held"]
+        dropped = q["queue_dropped"] + q["user_dropped"] - before["queue_dropped"] - before["user_dropped"]
+        assert 0 < held <= 1024, q
+        if mode == "fail-open":
+            assert dropped == 0, q
+            wait_until(lambda: received.packets() == BURST - held, 3,
+                       f"the {BURST - held} datagrams the stopped daemon could not hold to pass")
+        else:
+            assert dropped == BURST - held, f"{BURST} sent, {held} held, but {dropped} dropped: {q}"
+            stays(lambda: received.packets() == 0, 0.3, "nothing passing the stopped daemon")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # Woken up, the daemon judges what it holds: ordinary UDP, all of it passes.
+    wait_until(lambda: fw.queue_stats()["held"] == 0, 5, "the daemon to work off its queue")
+    total = BURST if mode == "fail-open" else held
+    wait_until(lambda: received.packets() == total, 3, f"{total} datagrams in all at the receiver")
+    assert fw.alive()
+    counters = fw.counters()
+    assert counters.get("packets", 0) >= held, counters

@@ -32,7 +32,10 @@ def udp_flows(report, ip, first_port, count, pps=5000, size=32):
     start = time.monotonic()
     with socket.socket(family_of(ip), socket.SOCK_DGRAM) as s:
         for i in range(count):
-            s.sendto(payload, (ip, first_port + i))
+            try:
+                s.sendto(payload, (ip, first_port + i))
+            except OSError as exc:
+                raise OSError(exc.errno, f"datagram {i} to port {first_port + i}: {exc.strerror}") from exc
             sent += 1
             ahead = sent / pps - (time.monotonic() - start)
             if ahead > 0:
