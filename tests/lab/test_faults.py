@@ -308,3 +308,82 @@ def test_a_burst_bigger_than_the_queue_passes_fail_open_and_drops_fail_closed(re
     assert fw.alive()
     counters = fw.counters()
     assert counters.get("packets", 0) >= held, counters
+
+
+# -- 4. the storefile's disk full or read-only --------------------------------------------
+PAGE = 4096
+
+
+def one_page_storefile(peers):
+    """A clean storefile of exactly one page: on a full tmpfs, the next line needs a page
+    the disk does not have."""
+    lines = "".join(f"{p} fasttrack\n" for p in peers)
+    pad = PAGE - len(lines)
+    text = "# " + "." * (pad - 3) + "\n" + lines
+    assert len(text) == PAGE
+    return text
+
+
+@pytest.mark.parametrize("fault", ["disk-full", "read-only"])
+def test_an_unwritable_storefile_blocks_from_memory_logs_once_and_catches_up(lab, ftwall, tmp_path, fault):
+    fw = ftwall
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    seed = tmp_path / "seed.peers"
+    known = ep(ADDR[4]["stranger_sn"], FT_PORT)  # learned in an earlier run
+    seed.write_text(one_page_storefile([known]))
+    fw.storefile = str(disk / "ftwall.peers")
+    # The daemon runs in a mount namespace of its own, private, so the test's mounts
+    # vanish with it whatever happens.
+    if fault == "disk-full":
+        setup = (f"mount -t tmpfs -o size=16k ftwall-full {disk} && cp {seed} {fw.storefile} && "
+                 f"{{ dd if=/dev/zero of={disk}/filler bs={PAGE} 2>/dev/null; true; }}")
+    else:
+        setup = f"cp {seed} {fw.storefile} && mount --bind {disk} {disk} && mount -o remount,bind,ro {disk}"
+    fw.start(lock_secs=30, wrap=["unshare", "--mount", "--propagation", "private",
+                                 "sh", "-c", setup + ' && exec "$@"', "ftwall-disk"])
+    pid = fw.pid()
+    inside = f"/proc/{pid}/root{disk}"  # the daemon's view of the disk
+
+    def on_disk():
+        with open(f"{inside}/ftwall.peers") as f:
+            return {line.split()[0] for line in f if line.strip() and not line.startswith("#")}
+
+    assert on_disk() == {known} and os.stat(f"{inside}/ftwall.peers").st_size == PAGE
+    assert known in fw.status()["peers"] and ADDR[4]["stranger_sn"] in fw.blocked(4)
+
+    # lan1 pings two supernodes of each family: four new peers, none can be written.
+    new = set()
+    for fam in (4, 6):
+        sns = [ep(ip, FT_PORT) for ip in ADDR[fam]["supernodes"][:2]]
+        r = call(lab, "lan1", "ping_burst", supernodes=sns, listen=0.5)
+        assert len(r["pongs"]) == 2, r
+        new |= set(sns)
+    st = wait_until(lambda: (lambda s: s if new <= s["peers"] else None)(fw.status()), 3,
+                    "the new peers in the daemon's memory")
+    c = st["counters"]
+    assert c["daemon_storefile_pending"] == 4 and c["daemon_storefile_errors"] == 4, c
+    assert on_disk() == {known} and os.stat(f"{inside}/ftwall.peers").st_size == PAGE, "the storefile changed"
+    complaints = [line for line in fw.log().splitlines() if "cannot write peer" in line]
+    assert len(complaints) == 1, f"4 failed writes should make 1 log line (once a minute): {complaints}"
+    if fault == "read-only":
+        assert "cannot open" in fw.log() and "for writing" in fw.log(), fw.log()
+
+    # Blocked from memory: in the kernel sets, and lan2 cannot reach them (but a peer
+    # never learned, yes).
+    for fam in (4, 6):
+        sn = ADDR[fam]["supernodes"]
+        assert set(sn[:2]) <= fw.blocked(fam), fw.blocked(fam)
+        assert not call(lab, "lan2", "connect", host=sn[0], port=FT_PORT, timeout=1.0)["ok"]
+        assert call(lab, "lan2", "connect", host=ADDR[fam]["stranger"], port=FT_PORT, timeout=1.0)["ok"]
+    assert fw.alive()
+
+    # The disk is back: SIGHUP (or the next retry, within a minute) writes them all.
+    if fault == "disk-full":
+        os.remove(f"{inside}/filler")
+    else:
+        netns.sh(["nsenter", "-t", str(pid), "-m", "mount", "-o", "remount,bind,rw", str(disk)])
+    fw.signal(signal.SIGHUP)
+    wait_until(lambda: on_disk() == {known} | new, 5, "the pending peers on the disk")
+    assert fw.counters()["daemon_storefile_pending"] == 0
+    assert fw.stop() == 0, fw.log()
