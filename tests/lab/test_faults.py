@@ -21,7 +21,9 @@ on the lab router, IPv4 and IPv6 where the family matters.
 """
 
 import os
+import pathlib
 import re
+import shutil
 import signal
 import time
 
@@ -387,3 +389,91 @@ def test_an_unwritable_storefile_blocks_from_memory_logs_once_and_catches_up(lab
     wait_until(lambda: on_disk() == {known} | new, 5, "the pending peers on the disk")
     assert fw.counters()["daemon_storefile_pending"] == 0
     assert fw.stop() == 0, fw.log()
+
+
+# -- 5. privileges ------------------------------------------------------------------------
+def require_tool(name):
+    if shutil.which(name) is None:
+        msg = f"THIS TEST DID NOT RUN: it needs {name} (install it with `sh .ci/deps`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+
+
+OPEN_CALLS = {"open", "openat", "openat2", "creat"}
+OPEN_WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND")
+WRITE_CALLS = {"mkdir", "mkdirat", "rename", "renameat", "renameat2", "unlink", "unlinkat", "rmdir", "link",
+               "linkat", "symlink", "symlinkat", "truncate", "chmod", "fchmodat", "fchmodat2", "chown", "lchown",
+               "fchownat", "mknod", "mknodat", "utime", "utimes", "utimensat", "futimesat"}
+
+
+def file_writes(trace):
+    """(call, path) of every file-system call in an strace -e trace=%file log that
+    creates, changes or removes something, successful or not."""
+    out = []
+    with open(trace) as f:
+        for line in f:
+            m = re.match(r"(\w+)\((.*)\)\s+=\s+", line)
+            if not m:
+                continue
+            name, args = m.groups()
+            paths = re.findall(r'"((?:[^"\\]|\\.)*)"', args)
+            if name in OPEN_CALLS and (name == "creat" or any(flag in args for flag in OPEN_WRITE_FLAGS)):
+                out += [(name, p) for p in paths[:1]]
+            elif name in WRITE_CALLS:
+                out += [(name, p) for p in paths]
+    return out
+
+
+def test_the_daemon_keeps_two_capabilities_and_writes_only_its_own_files(lab, ftwall, winmx_dns, tmp_path):
+    require_tool("strace")
+    fw = ftwall
+    etc, cwd = tmp_path / "etc", tmp_path / "cwd"
+    etc.mkdir()
+    cwd.mkdir()
+    fw.storefile, fw.client_dir = str(etc / "ftwall.peers"), str(etc / "ftwall.clients")
+    fw.status_file, fw.pidfile = str(etc / "ftwall.status"), str(etc / "ftwall.pid")
+    training = str(etc / "ftwall.dns")
+    trace = str(tmp_path / "strace.log")
+    fw.start(lock_secs=30, extra=["-D", training, "--pattern", "*.winmx.com"], cwd=str(cwd),
+             wrap=["strace", "-qq", "-s", "4096", "-e", "trace=%file", "-e", "signal=none", "-o", trace])
+    pid = fw.pid()
+    assert_network_capabilities_only(pid)
+
+    # Its whole job with those two: a spoofed pong (raw socket), a lock and a blocked peer
+    # (ipset/nft run by the daemon), a peer and a client file, a DNS lesson, a reload.
+    a = ADDR[4]
+    supernode = ep(a["supernodes"][0], FT_PORT)
+    r = call(lab, "lan1", "ping_burst", supernodes=[supernode], listen=0.5)
+    assert len(r["pongs"]) == 1 and not r["pongs"][0]["real"], r
+    wait_until(lambda: a["lan1"] in fw.locked(4) and a["supernodes"][0] in fw.blocked(4), 3, "the lock and the block")
+    wait_until(lambda: fw.client_files() == {a["lan1"]} and supernode in fw.stored_peers(), 3, "the client file and peer")
+    r = call(lab, "lan2", "resolve", name=WINMX_NAME, server=WINMX_DNS[4], timeout=2.0)
+    assert r.get("ok"), r
+    wait_until(lambda: WINMX_ADDR[4] in training_ips(training), 5, "the DNS lesson in the training file")
+    fw.signal(signal.SIGHUP)
+    wait_until(lambda: "reloading" in fw.log(), 5, "the reload")
+    troubles = {k: v for k, v in fw.counters().items() if k.startswith("daemon_") and k.endswith("errors") and v}
+    assert not troubles, f"the daemon could not do its work with two capabilities: {troubles}\n{fw.log()}"
+    assert_network_capabilities_only(pid)
+
+    # A clean stop (to the daemon itself, so that strace sees it to the end).
+    fw.signal(signal.SIGTERM)
+    fw.daemon.wait(timeout=10)
+    assert fw.daemon.returncode == 0, fw.log()
+    assert os.listdir(cwd) == [], f"the daemon wrote into its working directory: {os.listdir(cwd)}"
+    assert sorted(os.listdir(etc)) == ["ftwall.clients", "ftwall.dns", "ftwall.peers"], os.listdir(etc)
+    assert os.listdir(fw.client_dir) == []
+
+    # Every file-system change it made or tried, from the trace.
+    own = [fw.storefile, training, fw.status_file, fw.pidfile]
+    allowed = set(own) | {os.path.splitext(fw.storefile)[0] + ".tmp", os.path.splitext(training)[0] + ".tmp",
+                          fw.status_file + ".tmp", fw.client_dir}
+    ancestors = {str(p) for f in own + [fw.client_dir] for p in pathlib.Path(f).parents}
+    writes = file_writes(trace)
+    strays = [(c, p) for c, p in writes if not (p in allowed or p.startswith(fw.client_dir + "/")
+                                                or (c.startswith("mkdir") and p in ancestors))]
+    assert not strays, f"the daemon wrote outside its configured files: {strays}"
+    # The trace saw the work (so the check above could fail).
+    seen = {p for _, p in writes}
+    assert {fw.storefile, training, fw.status_file, fw.pidfile, os.path.join(fw.client_dir, a["lan1"])} <= seen, seen
