@@ -206,6 +206,10 @@ impl NameTail {
             None => (text, false),
         };
         let keep = text.len().min(TAIL_LEN);
+        if keep == 0 {
+            // Nothing left (a bare ".." read back from a file): unknown, shown as "-".
+            return NameTail::EMPTY;
+        }
         let mut buf = [0; TAIL_LEN];
         buf[..keep].copy_from_slice(&text[text.len() - keep..]);
         // keep <= TAIL_LEN < 256
@@ -375,6 +379,8 @@ mod tests {
         // Read back from its own text, it stays the same.
         assert_eq!(NameTail::of(t.to_string().as_bytes()), t);
         assert_eq!(NameTail::EMPTY.to_string(), "-");
+        // A bare cut mark has nothing left: it is the empty tail, as "-" reads back.
+        assert_eq!(NameTail::of(b".."), NameTail::EMPTY);
         assert_eq!(NameTail::of(b"a b").to_string(), "a\\032b");
     }
 
