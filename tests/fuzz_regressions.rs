@@ -39,3 +39,13 @@ fn cli_newline_in_an_option_value() {
     assert!(input.contains(&b'\n'));
     harness::cli(&input);
 }
+
+/// training: a name of just ".." (the cut mark) read as an empty tail still marked cut,
+/// which is written back as "-" and then read as a different tail: the training file did
+/// not read back what it wrote.
+#[test]
+fn training_bare_cut_mark() {
+    let input = seed("training", "bare-cut-mark");
+    assert!(input.ends_with(b" ..\n"));
+    harness::training(&input);
+}
