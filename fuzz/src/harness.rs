@@ -306,7 +306,7 @@ pub fn dns(data: &[u8]) {
 }
 
 /// Capture target: the bytes are a capture file; every record is stripped to IP and
-/// viewed as a packet.
+/// viewed as a packet, then the file is replayed as `ftwall inspect` would.
 pub fn capture(data: &[u8]) {
     let Ok(mut reader) = CaptureReader::new(data) else { return };
     let _ = (reader.format(), reader.snaplen());
@@ -330,6 +330,13 @@ pub fn capture(data: &[u8]) {
         }
     }
     assert_eq!(reader.packets(), records);
+    // The same bytes through `ftwall inspect`: capture, engine and report together.
+    let settings = ftwall::cli::Settings::default();
+    if let Ok(report) = ftwall::inspect::replay(data, &settings) {
+        assert_eq!(report.packets, records);
+        assert!(report.skipped <= report.packets);
+        let _ = ftwall::inspect::render(&report, false, false);
+    }
 }
 
 /// Storefile target: the bytes are a storefile.
