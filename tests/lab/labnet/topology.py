@@ -70,7 +70,10 @@ class Lab:
                 netns.sh(["sysctl", "-qw", f"net.ipv6.conf.{scope}.accept_dad=0"], ns=self.ns[role])
         sw, r, inet = self.ns["sw"], self.ns["router"], self.ns["inet"]
         sh = netns.sh
-        sh(["ip", "link", "add", "br0", "type", "bridge", "forward_delay", "0"], ns=sw)
+        # No multicast snooping: the bridge would drop IPv6 neighbour solicitations to
+        # hosts whose MLD joins it has not seen (they go unsent with DAD off), which left
+        # IPv6 between the LAN hosts and the router dead in some runs (sendto: EINVAL).
+        sh(["ip", "link", "add", "br0", "type", "bridge", "forward_delay", "0", "mcast_snooping", "0"], ns=sw)
         self._veth(r, "lan", sw, "r")
         self._veth(self.ns["lan1"], "eth0", sw, "h1")
         self._veth(self.ns["lan2"], "eth0", sw, "h2")
