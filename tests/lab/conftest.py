@@ -135,3 +135,13 @@ def ftwall(request, lab, backend, tmp_path):
 @pytest.fixture
 def ftwall_fail_closed(request, lab, backend, tmp_path):
     yield from _ftwall_fixture(request, lab, backend, tmp_path, fail_closed=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The real-client scenarios' measurements (issue 5), one line each."""
+    from labnet import real
+
+    if real.RESULTS:
+        terminalreporter.section("real clients: what passed before the lock")
+        for name, result in real.RESULTS:
+            terminalreporter.write_line(f"{name}: {result.line()}")

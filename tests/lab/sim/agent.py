@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 
-from . import bittorrent, dns, kazaa, load, peers, web, winmx_opennap
+from . import bittorrent, dns, http_call, kazaa, load, peers, web, winmx_opennap
 
 _out_lock = threading.Lock()
 
@@ -48,6 +48,7 @@ COMMANDS = {
     "bt_client": bittorrent.bt_client,
     "fetch_loop": load.fetch_loop,
     "udp_flows": load.udp_flows,
+    "http_call": http_call.http_call,
 }
 
 
