@@ -51,42 +51,38 @@ def swarm(rlab, tmp_path):
         s.stop()
 
 
-def test_transmission_plaintext_is_caught_on_the_peer_wire(rlab, tmp_path, swarm):
-    """The tracker sits on the router, out of ftwall's path: only the peer wire shows."""
-    require_programs("transmission-cli", *BT_PROGRAMS)
-    t = swarm.add("plain.bin", SIZE, "http", "router")
-    swarm.start()
-    prove(rlab, backend(), str(tmp_path), TransmissionCli(
-        rlab, str(tmp_path), t, "transmission plaintext TCP", "peer-wire handshake",
-        "plaintext TCP peer wire, tracker out of sight", encryption="tolerated", utp=False))
+# Each BitTorrent scenario. Tracker place "router": the tracker runs on the router itself,
+# out of ftwall's LAN-to-internet path, so that only the peer wire to the seeder shows.
+# Seeder takes TCP = False: TCP to it is dropped on the internet side; uTP is the only way in.
+# id: (tracker scheme, tracker place, seeder takes TCP, client, encryption, uTP,
+#      what the detection must say, what the scenario proves)
+BT_CASES = {
+    "transmission-plaintext-peer-wire": (
+        "http", "router", True, "transmission-cli", "tolerated", False, "peer-wire handshake",
+        "plaintext TCP peer wire, tracker out of sight"),
+    "transmission-utp-only": (
+        "http", "router", False, "transmission-cli", "tolerated", True, "utp",
+        "uTP peer wire (TCP closed), tracker out of sight"),
+    "transmission-encrypted-http-tracker": (
+        "http", "inet", True, "transmission-cli", "required", False, "http tracker announce",
+        "MSE-only client, opentracker HTTP announce"),
+    "aria2-encrypted-udp-tracker": (
+        "udp", "inet", True, "aria2c", "required", False, "udp tracker connect",
+        "MSE-only client, opentracker UDP (BEP 15) connect"),
+}
 
 
-def test_transmission_utp_only_is_caught_on_utp(rlab, tmp_path, swarm):
-    """The seeder's TCP port is closed on the internet side: uTP is the only way in."""
-    require_programs("transmission-cli", *BT_PROGRAMS)
-    t = swarm.add("utp.bin", SIZE, "http", "router")
-    swarm.start(seeder_tcp=False)
-    prove(rlab, backend(), str(tmp_path), TransmissionCli(
-        rlab, str(tmp_path), t, "transmission uTP only", "utp",
-        "uTP peer wire (TCP closed), tracker out of sight", encryption="tolerated", utp=True))
-
-
-def test_transmission_encryption_required_is_caught_at_its_http_announce(rlab, tmp_path, swarm):
-    require_programs("transmission-cli", *BT_PROGRAMS)
-    t = swarm.add("mse-http.bin", SIZE, "http", "inet")
-    swarm.start()
-    prove(rlab, backend(), str(tmp_path), TransmissionCli(
-        rlab, str(tmp_path), t, "transmission encryption required, HTTP tracker", "http tracker announce",
-        "MSE-only client, opentracker HTTP announce", encryption="required", utp=False))
-
-
-def test_aria2_encryption_required_is_caught_at_its_udp_tracker_connect(rlab, tmp_path, swarm):
-    require_programs("aria2c", *BT_PROGRAMS)
-    t = swarm.add("mse-udp.bin", SIZE, "udp", "inet")
-    swarm.start()
-    prove(rlab, backend(), str(tmp_path), Aria2(
-        rlab, str(tmp_path), t, "aria2 encryption required, UDP tracker", "udp tracker connect",
-        "MSE-only client, opentracker UDP (BEP 15) connect"))
+@pytest.mark.parametrize("case", list(BT_CASES))
+def test_bittorrent_client_is_caught(rlab, tmp_path, swarm, case):
+    scheme, where, seeder_tcp, program, encryption, utp, reason, proves = BT_CASES[case]
+    require_programs(program, *BT_PROGRAMS)
+    t = swarm.add(case + ".bin", SIZE, scheme, where)
+    swarm.start(seeder_tcp=seeder_tcp)
+    if program == "aria2c":
+        leecher = Aria2(rlab, str(tmp_path), t, case, reason, proves)
+    else:
+        leecher = TransmissionCli(rlab, str(tmp_path), t, case, reason, proves, encryption=encryption, utp=utp)
+    prove(rlab, backend(), str(tmp_path), leecher)
 
 
 def test_transmission_encryption_required_with_the_tracker_out_of_sight_is_a_known_gap(rlab, tmp_path, swarm):
