@@ -28,15 +28,17 @@ def cargo_bench(repo, out_dir, log):
     log.write(p.stderr)
     if p.returncode != 0:
         raise RuntimeError(f"cargo bench failed:\n{p.stderr[-3000:]}")
-    figures = {}
+    figures, notes = {}, []
     for line in p.stdout.splitlines():
         parts = line.split()
-        if len(parts) == 7 and parts[0] == "bench":
+        if parts[:2] == ["bench", "missing"]:
+            notes.append(line.split(" ", 2)[2])
+        elif len(parts) == 7 and parts[0] == "bench":
             kind, name, n = parts[1], parts[2], int(parts[3])
             figures.setdefault(name, {"packets": n})[kind] = [float(x) for x in parts[4:7]]
     if not figures:
         raise RuntimeError(f"cargo bench printed no figures:\n{p.stdout[-2000:]}")
-    return figures
+    return figures, notes
 
 
 def commands(ftwall, files, reps):
@@ -73,7 +75,8 @@ def speedup(row, kind):
 
 
 def run(repo, ftwall, out_dir, reps, log):
-    result = {"cargo_bench": cargo_bench(repo, out_dir, log)}
+    figures, notes = cargo_bench(repo, out_dir, log)
+    result = {"cargo_bench": figures, "notes": notes}
     files = [os.path.join(out_dir, "synthetic.pcap")]
     shared = shared_dir(repo)
     if shared:

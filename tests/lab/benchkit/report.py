@@ -144,6 +144,8 @@ class Report:
                    f"{pct(r[0])} / **{pct(r[1])}** / {pct(r[2])} |")
             self.goals.append((f"1. engine vs parse-only, {name}", f">= {pct(GOAL_ENGINE)}",
                                goal_ratio(r[1], GOAL_ENGINE, "the engine")))
+        for note in e.get("notes", []):
+            self.w(f"| {note} | | | | |")
         self.w()
         self.w(f"Whole commands, timed over {self.meta['cmd_reps']} alternating runs each: `ftwall inspect --summary FILE`")
         self.w(f"against `ndpiReader -i FILE -q` (nDPI {e['ndpi_version']} from Debian's libndpi-bin) on the same")
