@@ -306,9 +306,9 @@ class Report:
                        f"{r['gzip_bytes'] / 1024:.0f} KiB | {r['source']} |")
         if not any(r["source"] == "make cross" for r in rows):
             self.w()
-            self.w("No `make cross` binaries were there: the size is the host's release build (x86_64, glibc,")
-            self.w("dynamically linked), not a router's. The release profile is the one that ships (opt-level")
-            self.w("z, LTO, one codegen unit, overflow checks, panic=unwind, strip).")
+            self.w("No `make cross` binaries were there, so no router architecture is measured: the sizes are")
+            self.w("x86_64 builds (the static musl one is built the way router packages are). The release profile")
+            self.w("is the one that ships (opt-level z, LTO, one codegen unit, overflow checks, panic=unwind, strip).")
         self.w()
 
     # -- figure 6 --------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Figure 5: stripped binary size per target: the `make cross` binaries when they are
-there (targets from cross/targets.tsv), and always the host's release build."""
+there (targets from cross/targets.tsv), the static x86_64 musl build when there, and
+always the host's release build."""
 
 import gzip
 import os
@@ -33,6 +34,10 @@ def run(repo, host_bin):
                     rows.append(_row(triple, path, "make cross"))
                 else:
                     rows.append({"target": triple, "bytes": None, "source": "not built (run `make cross`)"})
+    musl = "x86_64-unknown-linux-musl"
+    path = os.path.join(target_dir, musl, "release", "ftwall")
+    if os.path.exists(path) and not any(r["target"] == musl for r in rows):
+        rows.append(_row(musl, path, "make bench (static, for the memory figure)"))
     host = os.uname().machine + " host (glibc, dynamic)"
     rows.append(_row(host, host_bin, "make build (release profile)"))
     return rows
