@@ -550,11 +550,28 @@ impl Daemon {
 /// answer can get them blocked even when the LAN is only named by interface.
 fn engine_config(opts: &Settings) -> crate::engine::Config {
     let mut config = opts.engine.clone();
+    config.seed = table_seed();
     match ifaddrs::read(&opts.lan_ifs) {
         Ok(local) => config.never_block.extend(local.all()),
         Err(e) => log::warn!("cannot read the interfaces' addresses: {e}; only --lan and -a keep the LAN and the router from being blocked"),
     }
     config
+}
+
+/// A seed for the engine's table hash, new at every start. The default seed is in the
+/// source: with it, anyone could work out which spoofed addresses share a bucket with a
+/// locked client and evict that lock with a handful of packets instead of a flood.
+fn table_seed() -> u32 {
+    use std::io::Read;
+    let mut b = [0u8; 4];
+    match std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)) {
+        Ok(()) => u32::from_ne_bytes(b),
+        // No /dev/urandom (a bare chroot): the clock and the pid still differ per start.
+        Err(_) => {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            t.subsec_nanos() ^ (t.as_secs() as u32).rotate_left(7) ^ std::process::id().rotate_left(16)
+        }
+    }
 }
 
 /// Hands the storefile's peers to the engine; returns the ones new to it (for the kernel).
@@ -585,6 +602,16 @@ mod tests {
     use super::*;
 
 
+
+    #[test]
+    fn every_start_hashes_the_tables_with_its_own_seed() {
+        let seeds: Vec<u32> = (0..4).map(|_| table_seed()).collect();
+        let default = crate::engine::Config::default().seed;
+        assert!(seeds.iter().all(|&s| s != default), "{seeds:x?}");
+        assert!(seeds.windows(2).any(|w| w[0] != w[1]), "{seeds:x?}");
+        let opts = Settings::default();
+        assert_ne!(engine_config(&opts).seed, default);
+    }
 
     #[test]
     fn the_monotonic_clock_moves_forward() {
