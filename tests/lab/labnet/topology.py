@@ -103,9 +103,31 @@ class Lab:
         sh(["ip", "-6", "route", "add", "default", "via", ADDR[6]["inet_wan"]], ns=r)
         sh(["ip", "route", "add", ADDR[4]["lan_net"], "via", ADDR[4]["router_wan"]], ns=inet)
         sh(["ip", "-6", "route", "add", ADDR[6]["lan_net"], "via", ADDR[6]["router_wan"]], ns=inet)
+        self._wait_for_links()
         if services:
             self.start_services()
         return self
+
+    def _wait_for_links(self, deadline_s=10):
+        """Waits until every host reaches its next hop on both families. A packet sent
+        before new links carry traffic leaves its neighbour entry FAILED, and until that
+        entry is probed again every send to that next hop fails at once (sendto: EINVAL):
+        on a loaded machine that broke whole runs."""
+        hops = []
+        for fam in (4, 6):
+            a = ADDR[fam]
+            hops += [(h, a["router_lan"]) for h in ("lan1", "lan2")]
+            hops += [("router", a["lan1"]), ("router", a["lan2"]), ("router", a["inet_wan"]), ("inet", a["router_wan"])]
+
+        def reaches(role, ip):
+            try:
+                netns.sh(["ping", "-c", "1", "-W", "1", ip], ns=self.ns[role])
+                return True
+            except netns.CommandError:
+                return False
+
+        for role, ip in hops:
+            wait_until(lambda: reaches(role, ip), deadline_s, f"{role} to reach {ip}")
 
     def _veth(self, ns_a, name_a, ns_b, name_b):
         netns.sh(["ip", "link", "add", name_a, "type", "veth", "peer", "name", name_b, "netns", ns_b], ns=ns_a)
