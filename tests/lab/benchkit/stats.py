@@ -34,19 +34,13 @@ class Sample:
 
 
 def ratio(num, den):
-    """Ratio of two interleaved samples: (median/median, min, max of the run-by-run ratios)."""
-    pairs = [a / b for a, b in zip(num.values, den.values) if b]
-    med = num.median / den.median if den.median else float("nan")
-    return med, (min(pairs) if pairs else med), (max(pairs) if pairs else med)
-
-
-def best_ratio(num, den, lower_is_better=False):
-    """Ratio of the best run of each side: the fastest rate, or the shortest time. On a
-    machine shared with other jobs, which only ever slow a run down, the best run is the
-    least disturbed estimate of each side."""
-    if lower_is_better:
-        return num.min / den.min if den.min else float("nan")
-    return num.max / den.max if den.max else float("nan")
+    """Ratio of two samples whose runs alternated: (median, min, max) of the run-by-run
+    ratios. Each pair ran close in time, so other work on the machine slows both sides of
+    a pair alike more often than not; the median leaves out the pairs where it did not."""
+    pairs = sorted(a / b for a, b in zip(num.values, den.values) if b)
+    if not pairs:
+        return float("nan"), float("nan"), float("nan")
+    return statistics.median(pairs), pairs[0], pairs[-1]
 
 
 def run_timed(args, cwd=None, env=None, stdout=subprocess.DEVNULL):
