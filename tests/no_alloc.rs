@@ -89,3 +89,12 @@ fn a_warm_engine_allocates_nothing_per_packet() {
     assert!(engine.counters().dns_learned > 0 && engine.counters().detections[ftwall::detect::Protocol::DnsName as usize] > 0);
     assert_eq!(allocs, 0, "{allocs} heap allocations while processing {processed} packets");
 }
+
+#[test]
+fn the_counter_sees_allocations_on_its_thread() {
+    alloc_counter::start();
+    let v = std::hint::black_box(vec![1u8; 64]);
+    let seen = alloc_counter::stop();
+    drop(v);
+    assert_eq!(seen, 1, "the counting allocator must notice an allocation, or the zero above proves nothing");
+}
