@@ -17,6 +17,7 @@ from conftest import nft_queue_supported, require_lab
 from labnet import topology
 from labnet.real import Undetected, prove, require_programs
 from labnet.real_bt import Aria2, Swarm, TransmissionCli
+from labnet.real_ed2k import AmuleLeecher, Sharer, md4_self_test
 
 pytestmark = pytest.mark.realclient
 
@@ -99,3 +100,22 @@ def test_transmission_encryption_required_with_the_tracker_out_of_sight_is_a_kno
         prove(rlab, backend(), str(tmp_path), TransmissionCli(
             rlab, str(tmp_path), t, "transmission encryption required, tracker out of sight", "encrypted",
             "MSE-only TCP peer wire with no tracker, DHT or uTP in sight", encryption="required", utp=False))
+
+
+def test_md4_for_ed2k_links_matches_rfc1320():
+    assert md4_self_test()
+
+
+def test_amule_is_caught_on_its_edonkey_hello(rlab, tmp_path):
+    """aMule gets an ed2k link naming its source; both daemons are on Kad, bootstrapped by
+    ip:port (no eD2k server is packaged). The Kad bootstrap is obfuscated and passes; the
+    TCP hello to the source is what gives the client away."""
+    require_programs("amuled", "amulecmd", "conntrack")
+    sharer = Sharer(rlab, str(tmp_path), "amule.bin", SIZE)
+    try:
+        sharer.start()
+        prove(rlab, backend(), str(tmp_path), AmuleLeecher(
+            rlab, str(tmp_path), sharer, "amule-ed2k-link-over-kad", "hello or login",
+            "ed2k link with a source, Kad bootstrapped by ip:port"))
+    finally:
+        sharer.stop()
