@@ -17,6 +17,7 @@ from conftest import nft_queue_supported, require_lab
 from labnet import topology
 from labnet.real import Undetected, prove, require_programs
 from labnet.real_bt import Aria2, Swarm, TransmissionCli
+from labnet.real_dc import DcLeecher, DcSharer, Hub
 from labnet.real_ed2k import AmuleLeecher, Sharer, md4_self_test
 
 pytestmark = pytest.mark.realclient
@@ -119,3 +120,20 @@ def test_amule_is_caught_on_its_edonkey_hello(rlab, tmp_path):
             "ed2k link with a source, Kad bootstrapped by ip:port"))
     finally:
         sharer.stop()
+
+
+def test_eiskaltdcpp_is_caught_joining_an_adc_hub(rlab, tmp_path):
+    """EiskaltDC++ joins uhub, fetches the sharer's file list and queues the file it lists.
+    Its first words to the hub (HSUP ADBASE) give it away; it never sees the sharer."""
+    require_programs("uhub", "eiskaltdcpp-daemon", "conntrack")
+    hub = Hub(rlab, str(tmp_path))
+    sharer = DcSharer(rlab, str(tmp_path), "dc.bin", SIZE)
+    try:
+        hub.start()
+        sharer.start()
+        prove(rlab, backend(), str(tmp_path), DcLeecher(
+            rlab, str(tmp_path), sharer, "eiskaltdcpp-adc-hub", "adc handshake",
+            "ADC hub login, file list, then the file by TTH"))
+    finally:
+        sharer.stop()
+        hub.stop()
