@@ -9,8 +9,6 @@ after it. Run these alone with `pytest -m realclient`. IPv4 only: the programs' 
 are the same detectors behind the same rules, and each scenario costs real seconds.
 """
 
-import os
-
 import pytest
 
 from conftest import nft_queue_supported, require_lab

@@ -154,6 +154,19 @@ class Counters:
         raise AssertionError(f"counting rule {comment} is gone from {ns}")
 
 
+class Client:
+    """The LAN client of a scenario, the object prove() drives. Subclasses set `protocol`
+    (the name ftwall logs), `program` and `client` (for the results), and give start(run)
+    (a fresh client: own directory and ports), complete() (the file is there, byte for byte;
+    it may also take the user's next step), state() (for failure messages) and stop()."""
+
+    def __init__(self, lab, workdir, name, reason, proves, size):
+        self.lab, self.workdir = lab, workdir
+        # The scenario's name, the text its detection must contain, what it proves.
+        self.name, self.reason, self.proves = name, reason, proves
+        self.size = size
+
+
 @contextmanager
 def ftwall_running(lab, backend, workdir, monitor):
     """ftwall's rules and daemon on the router, with files of their own and no connection
@@ -202,8 +215,7 @@ class Result:
 
 
 def prove(lab, backend, workdir, scen):
-    """The two runs described at the top. `scen` gives: name, protocol, reason (the text
-    the detection must contain), proves, size, start(run), complete(), stop(), state()."""
+    """The two runs described at the top, for `scen`, a Client."""
     counters = Counters(lab)
 
     # 1. The control: ftwall watches but blocks nothing; the download must complete.

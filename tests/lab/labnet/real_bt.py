@@ -18,7 +18,7 @@ from urllib.parse import quote_from_bytes
 
 from . import netns, topology
 from .poll import wait_until
-from .real import add_inet_host, check_alive, http_call, make_file, same_file, spawn, tail
+from .real import Client, add_inet_host, check_alive, http_call, make_file, same_file, spawn, tail
 
 SEEDER = "198.51.100.100"
 SEED_PORT = 51413
@@ -148,15 +148,14 @@ class Swarm:
         self.procs = []
 
 
-class Leecher:
-    """A BitTorrent client on lan1, fresh for each run (own directory and ports)."""
+class Leecher(Client):
+    """A BitTorrent client on lan1; subclasses give its command line."""
 
     protocol = "bittorrent"
 
     def __init__(self, lab, workdir, torrent, name, reason, proves):
-        self.lab, self.workdir, self.torrent = lab, workdir, torrent
-        self.name, self.reason, self.proves = name, reason, proves
-        self.size = torrent.size
+        super().__init__(lab, workdir, name, reason, proves, torrent.size)
+        self.torrent = torrent
         self.proc = None
         self.log = None
         self.dl = None

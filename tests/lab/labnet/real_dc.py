@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 
 from . import netns
 from .poll import wait_until
-from .real import CLIENT_IP, add_inet_host, check_alive, http_call, make_file, same_file, spawn
+from .real import CLIENT_IP, Client, add_inet_host, check_alive, http_call, make_file, same_file, spawn
 
 HUB = "203.0.113.11"
 HUB_PORT = 1511
@@ -140,18 +140,17 @@ class DcSharer:
             self.daemon.stop()
 
 
-class DcLeecher:
-    """eiskaltdcpp-daemon on lan1, fresh for each run. complete() takes the user's steps
-    one at a time, as far as the network lets it."""
+class DcLeecher(Client):
+    """eiskaltdcpp-daemon on lan1. complete() takes the user's steps one at a time, as far
+    as the network lets it."""
 
     protocol = "directconnect"
     program = "eiskaltdcpp-daemon"
     client = "EiskaltDC++ 2.4.2 daemon"
 
     def __init__(self, lab, workdir, sharer, name, reason, proves):
-        self.lab, self.workdir, self.sharer = lab, workdir, sharer
-        self.name, self.reason, self.proves = name, reason, proves
-        self.size = sharer.size
+        super().__init__(lab, workdir, name, reason, proves, sharer.size)
+        self.sharer = sharer
         self.daemon = None
 
     def start(self, run):

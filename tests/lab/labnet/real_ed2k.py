@@ -16,7 +16,7 @@ import struct
 
 from . import netns
 from .poll import wait_until
-from .real import add_inet_host, check_alive, make_file, same_file, spawn
+from .real import Client, add_inet_host, check_alive, make_file, same_file, spawn
 
 SHARER = "198.51.100.101"
 TCP_PORT, UDP_PORT = 4662, 4672
@@ -138,17 +138,16 @@ class Sharer:
             self.proc = None
 
 
-class AmuleLeecher:
-    """amuled on lan1, fresh for each run, told the ed2k link with its source."""
+class AmuleLeecher(Client):
+    """amuled on lan1, told the ed2k link with its source."""
 
     protocol = "edonkey"
     program = "amuled"
     client = "aMule 2.3.3 (amuled + amulecmd)"
 
     def __init__(self, lab, workdir, sharer, name, reason, proves):
-        self.lab, self.workdir, self.sharer = lab, workdir, sharer
-        self.name, self.reason, self.proves = name, reason, proves
-        self.size = sharer.size
+        super().__init__(lab, workdir, name, reason, proves, sharer.size)
+        self.sharer = sharer
         self.proc = None
         self.added = False
 
