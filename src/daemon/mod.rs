@@ -33,7 +33,10 @@
 //! update never stops the firewall: it is logged (at most once a minute per kind) and
 //! the daemon goes on blocking from memory. A panic inside the engine for one packet is
 //! caught: that packet is accepted, the panic is counted and logged, and the loop goes
-//! on (the release profile keeps panic=unwind for this).
+//! on (the release profile keeps panic=unwind for this). Packets the kernel could not
+//! hand over because the daemon fell behind (passed with fail-open, dropped with
+//! `--fail-closed`) are counted from the gaps in the queue's packet ids
+//! (`daemon_queue_missed`) and logged like any other trouble.
 
 mod caps;
 mod clientdir;
@@ -44,6 +47,7 @@ mod ifaddrs;
 pub mod datagram;
 pub mod kernel;
 mod logging;
+mod overflow;
 pub mod path;
 mod peerstore;
 mod process;
@@ -130,6 +134,8 @@ struct Daemon {
     started_unix: u64,
     /// The DNS training file (-D).
     training: Option<dnstrain::DnsTraining>,
+    /// Packets the queue could not deliver to us (passed or dropped by the kernel).
+    missed: overflow::Missed,
 }
 
 /// Packets handled per wake-up before the clock and the signals get a look.
@@ -209,6 +215,7 @@ impl Daemon {
             actions: Vec::with_capacity(16),
             started_unix: status::unix_now(),
             training,
+            missed: overflow::Missed::default(),
             accept_as,
             opts,
         };
@@ -332,6 +339,13 @@ impl Daemon {
 
     fn handle(&mut self, msg: nfq::Message) {
         let now = monotonic_now();
+        let missed = self.missed.see(msg.get_packet_id());
+        if missed > 0 {
+            let fate = if self.opts.fail_closed { "dropped" } else { "passed unexamined (fail-open)" };
+            self.fx.troubles.note(Trouble::QueueOverflow, now, || {
+                format!("the queue overflowed: {missed} packets {fate} while the daemon fell behind")
+            });
+        }
         let mut accept_as = self.accept_as;
         let looped = matches!(accept_as, AcceptAs::RepeatWithMark(bit) if msg.get_nfmark() & bit != 0);
         let verdict = if looped {
@@ -487,7 +501,7 @@ impl Daemon {
 
     /// Streams the tables into the status file (see [`status::Lines`]).
     fn write_status(&mut self, now: Millis) {
-        let (engine, troubles, store) = (&self.engine, &self.fx.troubles, &self.fx.store);
+        let (engine, troubles, store, missed) = (&self.engine, &self.fx.troubles, &self.fx.store, self.missed.total);
         let (started, monitor) = (self.started_unix, self.opts.engine.monitor);
         let written = status::write_atomic_with(&self.opts.status_file, |out| {
             let mut l = status::Lines(out);
@@ -502,7 +516,8 @@ impl Daemon {
                 l.dns(&d.ip, d.secs_left, &d.name)?;
             }
             let pending = ("daemon_storefile_pending", store.as_ref().map_or(0, |s| s.pending() as u64));
-            for (name, value) in engine.counters().named().chain(troubles.named()).chain(std::iter::once(pending)) {
+            let own = [pending, ("daemon_queue_missed", missed)];
+            for (name, value) in engine.counters().named().chain(troubles.named()).chain(own) {
                 l.counter(name, value)?;
             }
             Ok(())

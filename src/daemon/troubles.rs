@@ -18,9 +18,10 @@ pub enum Trouble {
     StatusFile,
     MarkLoop,
     TrainingFile,
+    QueueOverflow,
 }
 
-const TROUBLE_KINDS: usize = 11;
+const TROUBLE_KINDS: usize = 12;
 const THROTTLE_MS: u64 = 60_000;
 
 /// Counts of trouble, for `status` and the throttled log.
@@ -44,6 +45,7 @@ impl Troubles {
         "daemon_status_file_errors",
         "daemon_mark_loops",
         "daemon_training_file_errors",
+        "daemon_queue_overflows",
     ];
 
     /// Counts one, and logs it unless the same kind was logged less than a minute ago.
