@@ -11,9 +11,10 @@ on the lab router, IPv4 and IPv6 where the family matters.
 3. A burst of new UDP flows bigger than the queue while the daemon is stopped (SIGSTOP):
    fail-open passes the excess at once, fail-closed drops it; counted at the receiver,
    in the kernel's queue counters and by the daemon (daemon_queue_missed).
-4. The storefile's disk full (a tiny tmpfs) or read-only (a read-only bind mount), each
-   in a private mount namespace: learned peers are blocked from memory, the trouble is
-   logged once however often it happens, and nothing is lost once the disk is back.
+4. The storefile's disk full (a tiny tmpfs; the next line fails whole, or is cut in two)
+   or read-only (a read-only bind mount), each in a private mount namespace: learned
+   peers are blocked from memory, the trouble is logged once however often it happens,
+   and nothing is lost, nor a torn line left, once the disk is back.
 5. Privileges: the running daemon has exactly CAP_NET_ADMIN and CAP_NET_RAW (effective,
    permitted, bounding; nothing inheritable or ambient), does all its work with them,
    and writes only its configured files (traced with strace; its empty working
@@ -322,28 +323,32 @@ def test_a_burst_bigger_than_the_queue_passes_fail_open_and_drops_fail_closed(re
 PAGE = 4096
 
 
-def one_page_storefile(peers):
-    """A clean storefile of exactly one page: on a full tmpfs, the next line needs a page
-    the disk does not have."""
+def storefile_of_size(peers, size):
+    """A clean storefile of exactly `size` bytes (padded with a comment)."""
     lines = "".join(f"{p} fasttrack\n" for p in peers)
-    pad = PAGE - len(lines)
-    text = "# " + "." * (pad - 3) + "\n" + lines
-    assert len(text) == PAGE
+    text = "# " + "." * (size - len(lines) - 3) + "\n" + lines
+    assert len(text) == size
     return text
 
 
-@pytest.mark.parametrize("fault", ["disk-full", "read-only"])
+# The storefile's size at the start: on a full tmpfs, a file that fills its last page
+# needs a new one for the next line, which fails whole; one 10 bytes short takes the
+# first 10 bytes of the next line and leaves it torn.
+STORE_SIZE = {"disk-full": PAGE, "disk-full-mid-line": PAGE - 10, "read-only": PAGE}
+
+
+@pytest.mark.parametrize("fault", sorted(STORE_SIZE))
 def test_an_unwritable_storefile_blocks_from_memory_logs_once_and_catches_up(lab, ftwall, tmp_path, fault):
     fw = ftwall
     disk = tmp_path / "disk"
     disk.mkdir()
     seed = tmp_path / "seed.peers"
     known = ep(ADDR[4]["stranger_sn"], FT_PORT)  # learned in an earlier run
-    seed.write_text(one_page_storefile([known]))
+    seed.write_text(storefile_of_size([known], STORE_SIZE[fault]))
     fw.storefile = str(disk / "ftwall.peers")
     # The daemon runs in a mount namespace of its own, private, so the test's mounts
     # vanish with it whatever happens.
-    if fault == "disk-full":
+    if fault.startswith("disk-full"):
         setup = (f"mount -t tmpfs -o size=16k ftwall-full {disk} && cp {seed} {fw.storefile} && "
                  f"{{ dd if=/dev/zero of={disk}/filler bs={PAGE} 2>/dev/null; true; }}")
     else:
@@ -354,10 +359,13 @@ def test_an_unwritable_storefile_blocks_from_memory_logs_once_and_catches_up(lab
     inside = f"/proc/{pid}/root{disk}"  # the daemon's view of the disk
 
     def on_disk():
+        """The storefile's whole peer lines, and any other (torn) lines."""
         with open(f"{inside}/ftwall.peers") as f:
-            return {line.split()[0] for line in f if line.strip() and not line.startswith("#")}
+            lines = [line.rstrip("\n") for line in f if line.strip() and not line.startswith("#")]
+        whole = {line.split()[0] for line in lines if re.fullmatch(r"\S+:\d+ fasttrack", line)}
+        return whole, [line for line in lines if not re.fullmatch(r"\S+:\d+ fasttrack", line)]
 
-    assert on_disk() == {known} and os.stat(f"{inside}/ftwall.peers").st_size == PAGE
+    assert on_disk() == ({known}, [])
     assert known in fw.status()["peers"] and ADDR[4]["stranger_sn"] in fw.blocked(4)
 
     # lan1 pings two supernodes of each family: four new peers, none can be written.
@@ -371,7 +379,8 @@ def test_an_unwritable_storefile_blocks_from_memory_logs_once_and_catches_up(lab
                     "the new peers in the daemon's memory")
     c = st["counters"]
     assert c["daemon_storefile_pending"] == 4 and c["daemon_storefile_errors"] == 4, c
-    assert on_disk() == {known} and os.stat(f"{inside}/ftwall.peers").st_size == PAGE, "the storefile changed"
+    whole, torn = on_disk()
+    assert whole == {known} and len(torn) == (1 if fault == "disk-full-mid-line" else 0), (whole, torn)
     complaints = [line for line in fw.log().splitlines() if "cannot write peer" in line]
     assert len(complaints) == 1, f"4 failed writes should make 1 log line (once a minute): {complaints}"
     if fault == "read-only":
@@ -387,12 +396,12 @@ def test_an_unwritable_storefile_blocks_from_memory_logs_once_and_catches_up(lab
     assert fw.alive()
 
     # The disk is back: SIGHUP (or the next retry, within a minute) writes them all.
-    if fault == "disk-full":
+    if fault.startswith("disk-full"):
         os.remove(f"{inside}/filler")
     else:
         netns.sh(["nsenter", "-t", str(pid), "-m", "mount", "-o", "remount,bind,rw", str(disk)])
     fw.signal(signal.SIGHUP)
-    wait_until(lambda: on_disk() == {known} | new, 5, "the pending peers on the disk")
+    wait_until(lambda: on_disk() == ({known} | new, []), 5, "the pending peers on the disk, and no torn line")
     assert fw.counters()["daemon_storefile_pending"] == 0
     assert fw.stop() == 0, fw.log()
 
