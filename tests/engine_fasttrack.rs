@@ -284,7 +284,9 @@ fn eviction_keeps_the_most_recent_locks() {
     // Lock many more clients than fit, one per second.
     for n in 0..(cap * 4) as u32 {
         let client = format!("10.{}.{}.{}:1214", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
-        run(&mut e, Path::LanToWan, &udp(&client, SUPERNODE, &ping(0x29, "KaZaA")), f64::from(n) * 0.01);
+        let (_, actions) = run(&mut e, Path::LanToWan, &udp(&client, SUPERNODE, &ping(0x29, "KaZaA")), f64::from(n) * 0.01);
+        // An eviction never unlocks anyone in the kernel: a flood must not free locked clients.
+        assert!(!actions.iter().any(|a| matches!(a, Action::Unlock { .. })), "packet {n}: {actions:?}");
     }
     let now = at((cap * 4) as f64 * 0.01);
     assert!(e.clients(now).count() <= cap);

@@ -435,11 +435,11 @@ impl Engine {
             None => {
                 let c = Client { mac, protocol, first_seen: now, last_evidence: now, until, kernel_until: until, probe, probes_sent: 0 };
                 if let Some((gone_ip, _)) = self.clients.insert(ip, c, |c| c.until.0) {
+                    // Memory forgets the client, the kernel does not: its lock runs out on
+                    // its own timeout. Unlocking here would let a flood of spoofed sources
+                    // free real locked clients.
                     bump(&mut self.counters.clients_evicted);
                     out(Action::ClientOffline { client: gone_ip });
-                    if enforcing_lock {
-                        out(Action::Unlock { client: gone_ip });
-                    }
                 }
                 out(Action::ClientOnline { client: ip, protocol, mac });
                 change = Some(ClientChange::Identified);
