@@ -74,3 +74,27 @@ fuzz-ci:
 # Regrows the seed corpora (fuzz/corpus/TARGET) from the shared captures and test builders.
 fuzz-seeds:
 	$(CARGO) run --locked --example fuzz_seeds
+
+# Cross builds (cross/README.md): static musl binaries at target/<triple>/release/ftwall for the
+# targets in cross/targets.tsv, or only TARGET=<triple>. Uses cross-rs when a container engine
+# works, else cargo-zigbuild with std built from source; installs what it needs.
+TARGET ?=
+.PHONY: cross cross-check sizes test-cross
+
+cross:
+	bash cross/build.sh $(TARGET)
+	bash cross/check.sh $(TARGET)
+	bash cross/sizes.sh
+
+# Compare the cross-built binaries with the host build under qemu-user.
+cross-check:
+	bash cross/check.sh $(TARGET)
+
+# Rewrite the README's size table from the binaries built by `make cross`.
+sizes:
+	bash cross/sizes.sh --update README.md
+
+# Unit and pure integration tests on big-endian MIPS and 32-bit ARMv7 under qemu-user.
+test: test-cross
+test-cross:
+	bash cross/test.sh $(TARGET)
