@@ -3,7 +3,8 @@
 # target/<triple>/release/ftwall runs under qemu-user (or natively for x86_64) and must print the
 # same stdout and stderr, and exit with the same status, as target/release/ftwall for:
 #   --version, --help, a bad option, and (once the CLI has `inspect`) `inspect CAPTURE` and
-#   `inspect CAPTURE --summary` for every pcap/pcapng in the shared captures and in tests/.
+#   `inspect CAPTURE --summary` for every pcap/pcapng in the shared captures and in tests/, plus
+#   inspect's errors (no argument, a missing file, a damaged capture).
 # Both sides run with argv[0] = "ftwall" so messages that name the program compare equal.
 # Usage: cross/check.sh [TARGET...]   (default: every target in cross/targets.tsv)
 # Environment: FTWALL_CAPTURES=DIR overrides where the shared captures are looked for.
@@ -59,6 +60,9 @@ if run_as "$work/probe" - "$host_bin" --help && grep -qw inspect "$work/probe/st
     for c in "${captures[@]}"; do
         cases+=("inspect${US}$c" "inspect${US}$c${US}--summary")
     done
+    # Errors too: a missing argument, a missing file, a damaged capture.
+    printf '\xd4\xc3\xb2\xa1\x02\x00\x04\x00garbage' >"$work/junk.pcap"
+    cases+=("inspect" "inspect${US}$work/no-such-capture.pcap" "inspect${US}$work/junk.pcap")
 else
     say "NOTE: the host ftwall has no 'inspect' yet: comparing --version, --help and a bad option only"
 fi
