@@ -10,6 +10,7 @@
 //! is not, a blocked peer is unreachable, and a long exchange queues only the first
 //! packets of its flow.
 
+// cross-test: host-only (namespaces and the host's netfilter; see cross/README.md)
 mod netns;
 
 use std::net::{IpAddr, SocketAddr};
