@@ -16,11 +16,10 @@ targets=("$@")
 for t in "${targets[@]}"; do known_target "$t"; done
 ensure_qemu "${targets[@]}"
 
+# Always (re)build the host binary: a stale one would make every comparison meaningless.
 host_bin="$FTWALL_ROOT/target/release/ftwall"
-if [ ! -x "$host_bin" ]; then
-    say "building the host binary for comparison"
-    (cd "$FTWALL_ROOT" && cargo build --release --locked)
-fi
+say "building the host binary for comparison"
+(cd "$FTWALL_ROOT" && cargo build --release --locked --quiet)
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
