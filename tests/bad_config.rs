@@ -8,6 +8,7 @@
 //! documents. In a network namespace with ftwall's rules in place (root), `rules apply`
 //! and `rules remove` with any bad configuration leave every rule and set as it was.
 
+// cross-test: host-only (runs the ftwall binary and namespaces; cross/check.sh covers the binary)
 mod common;
 mod netns;
 
