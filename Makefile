@@ -94,7 +94,10 @@ cross-check:
 sizes:
 	bash cross/sizes.sh --update README.md
 
-# Unit and pure integration tests on big-endian MIPS and 32-bit ARMv7 under qemu-user.
+# Unit and pure integration tests on big-endian MIPS and 32-bit ARMv7 under qemu-user, then the
+# shipped (release) big-endian MIPS binary compared with the host build.
 test: test-cross
 test-cross:
 	bash cross/test.sh $(TARGET)
+	bash cross/build.sh mips-unknown-linux-musl
+	bash cross/check.sh mips-unknown-linux-musl
