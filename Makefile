@@ -96,8 +96,7 @@ sizes:
 
 # Unit and pure integration tests on big-endian MIPS and 32-bit ARMv7 under qemu-user, then the
 # shipped (release) big-endian MIPS binary compared with the host build.
-# test-cross joins `make test` once a full CI run with it has passed (it adds 10-13 min);
-# until then run it by hand: make test-cross
+test: test-cross
 test-cross:
 	bash cross/test.sh $(TARGET)
 	bash cross/build.sh mips-unknown-linux-musl
