@@ -26,8 +26,8 @@ test-unit:
 test-lab: deps build
 	cd tests/lab && FTWALL_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest
 
-# OpenWrt packages (.ipk) from the `make cross` binaries: all architectures, or ARCH=...
-# (OpenWrt package architectures, e.g. ARCH=mipsel_24kc). Output in dist/ipk/.
+# OpenWrt packages (.ipk) from the `make cross` binaries: one per OpenWrt package architecture
+# listed in cross/targets.tsv, or ARCH=... (e.g. ARCH=mipsel_24kc). Output in dist/ipk/ARCH/.
 ipk:
 	sh openwrt/build-ipk.sh $(ARCH)
 
@@ -95,9 +95,11 @@ sizes:
 	bash cross/sizes.sh --update README.md
 
 # Unit and pure integration tests on big-endian MIPS and 32-bit ARMv7 under qemu-user, then the
-# shipped (release) big-endian MIPS binary compared with the host build.
+# shipped (release) big-endian MIPS binary compared with the host build, packaged as the
+# mips_24kc .ipk, unpacked, checked and installed into a temporary root.
 test: test-cross
 test-cross:
 	bash cross/test.sh $(TARGET)
 	bash cross/build.sh mips-unknown-linux-musl
 	bash cross/check.sh mips-unknown-linux-musl
+	sh openwrt/tests/ipk-cross-test.sh

@@ -5,7 +5,11 @@
 #   openwrt/build-ipk.sh [--out DIR] [--allow-host-binary] [ARCH...]
 #
 # ARCH is an OpenWrt package architecture (`opkg print-architecture` on the router); the
-# default is every one below. For each it writes, into DIR/ARCH/ (default DIR: dist/ipk):
+# default is every one listed in cross/targets.tsv, the single list of targets (Rust triple,
+# qemu, the package architectures its binary serves). opkg installs only packages whose
+# Architecture: is one of the router's own, so each package architecture gets its own
+# packages, with the same binary as the others of its Rust triple. For each it writes, into
+# DIR/ARCH/ (default DIR: dist/ipk):
 #   ftwall_VERSION_ARCH.ipk      for firewall4 (nftables; OpenWrt 22.03 and later)
 #   ftwall-fw3_VERSION_ARCH.ipk  for firewall3 (iptables; OpenWrt 21.02 and earlier)
 # and once, into DIR/all/: luci-app-ftwall_VERSION_all.ipk.
@@ -16,8 +20,8 @@
 # with gzip -n: the same inputs give the same bytes.
 #
 # Binaries come from target/RUST_TARGET/release/ftwall ($CARGO_TARGET_DIR instead of target/
-# when set, as for cargo). A missing one, or one whose ELF header is not of the
-# architecture, is an error. With
+# when set, as for cargo). A missing one, or one whose ELF header (class, byte order,
+# machine; derived from the triple) does not match, is an error. With
 # --allow-host-binary (for tests), x86_64 falls back to the host build target/release/ftwall
 # (built if missing): that one is dynamically linked against the build machine's libc and
 # does not run on a router, which the output says.
@@ -29,7 +33,7 @@ top="$(cd "$(dirname "$0")/.." && pwd)"
 targetdir="${CARGO_TARGET_DIR:-$top/target}"
 out="$top/dist/ipk"
 allow_host=0
-ALL_ARCHS='mips_24kc mipsel_24kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53 x86_64'
+targets_tsv="$top/cross/targets.tsv"
 
 die() {
 	echo "build-ipk: $*" >&2
@@ -55,31 +59,41 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-archs="${*:-$ALL_ARCHS}"
+[ -f "$targets_tsv" ] || die "missing $targets_tsv"
+# Every package architecture of targets.tsv, one a line ("TRIPLE ARCH"), in the file's order.
+arch_table="$(awk -F '\t' '!/^#/ && NF >= 3 { n = split($3, a, ","); for (i = 1; i <= n; i++) print $1, a[i] }' "$targets_tsv")"
+[ -n "$arch_table" ] || die "no targets in $targets_tsv"
+all_archs="$(echo "$arch_table" | cut -d ' ' -f 2 | tr '\n' ' ' | sed 's/ $//')"
+archs="${*:-$all_archs}"
 
 tar --version 2>/dev/null | grep -q 'GNU tar' || die "GNU tar is needed"
 command -v gzip >/dev/null || die "gzip is needed"
 
-# OpenWrt package architecture -> Rust target, and what its ELF header must say
-# (class: 1 = 32-bit, 2 = 64-bit; data: 1 = little, 2 = big endian; e_machine).
+# OpenWrt package architecture -> Rust target triple (from targets.tsv).
 rust_target() {
-	case "$1" in
-	mips_24kc) echo mips-unknown-linux-musl ;;
-	mipsel_24kc) echo mipsel-unknown-linux-musl ;;
-	arm_cortex-a7_neon-vfpv4) echo armv7-unknown-linux-musleabihf ;;
-	aarch64_cortex-a53) echo aarch64-unknown-linux-musl ;;
-	x86_64) echo x86_64-unknown-linux-musl ;;
-	*) return 1 ;;
-	esac
+	echo "$arch_table" | awk -v a="$1" '$2 == a { print $1; found = 1; exit } END { exit !found }'
 }
 
+# What a triple's ELF header must say: "BITS ENDIAN MACHINE" (BITS 32 or 64, the byte order,
+# e_machine), from the triple's CPU field, so that a new line in targets.tsv needs no edit here.
 elf_expected() {
-	case "$1" in
-	mips_24kc) echo '32 big 8' ;;
-	mipsel_24kc) echo '32 little 8' ;;
-	arm_cortex-a7_neon-vfpv4) echo '32 little 40' ;;
-	aarch64_cortex-a53) echo '64 little 183' ;;
+	case "${1%%-*}" in
+	mips | mipsisa32r6) echo '32 big 8' ;;
+	mipsel | mipsisa32r6el) echo '32 little 8' ;;
+	mips64 | mipsisa64r6) echo '64 big 8' ;;
+	mips64el | mipsisa64r6el) echo '64 little 8' ;;
+	arm | armv5te | armv6 | armv7 | thumbv7neon) echo '32 little 40' ;;
+	armeb | armebv7r) echo '32 big 40' ;;
+	aarch64) echo '64 little 183' ;;
+	aarch64_be) echo '64 big 183' ;;
+	i586 | i686) echo '32 little 3' ;;
 	x86_64) echo '64 little 62' ;;
+	powerpc) echo '32 big 20' ;;
+	powerpc64) echo '64 big 21' ;;
+	powerpc64le) echo '64 little 21' ;;
+	riscv64gc) echo '64 little 243' ;;
+	loongarch64) echo '64 little 258' ;;
+	*) return 1 ;;
 	esac
 }
 
@@ -248,7 +262,7 @@ build_ftwall() {
 
 binary_for() {
 	arch="$1"
-	target="$(rust_target "$arch")" || die "unknown architecture $arch (known: $ALL_ARCHS)"
+	target="$(rust_target "$arch")" || die "unknown architecture $arch (known, from cross/targets.tsv: $all_archs)"
 	bin="$targetdir/$target/release/ftwall"
 	if [ ! -f "$bin" ] && [ "$allow_host" = 1 ] && [ "$arch" = x86_64 ] && [ "$(uname -m)" = x86_64 ]; then
 		bin="$targetdir/release/ftwall"
@@ -260,7 +274,7 @@ binary_for() {
 	fi
 	[ -f "$bin" ] || die "missing $bin: build it with \`make cross TARGET=$target\`"
 	got="$(elf_describe "$bin")" || die "$bin is not an ELF binary"
-	want="$(elf_expected "$arch")"
+	want="$(elf_expected "$target")" || die "no ELF expectation for the CPU of $target (openwrt/build-ipk.sh elf_expected)"
 	[ "$got" = "$want" ] || die "$bin is ELF '$got' but $arch needs '$want' (bits endianness machine)"
 	echo "$bin"
 }

@@ -106,14 +106,26 @@ fake_elf "$ft/aarch64-unknown-linux-musl/release/ftwall" '\02' '\01' '\02\0' '\0
 fake_elf "$ft/x86_64-unknown-linux-musl/release/ftwall" '\02' '\01' '\02\0' '\076\0'
 CARGO_TARGET_DIR="$ft" SOURCE_DATE_EPOCH=$EPOCH sh "$build" --out "$work/all-archs" > "$work/all.log" 2>&1
 check "make ipk builds every architecture from make cross's binaries" [ $? = 0 ]
-for arch in mips_24kc mipsel_24kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53 x86_64; do
+# "TRIPLE ARCH" for every package architecture of cross/targets.tsv, the list make ipk follows.
+awk -F '\t' '!/^#/ && NF >= 3 { n = split($3, a, ","); for (i = 1; i <= n; i++) print $1, a[i] }' \
+	"$top/cross/targets.tsv" > "$work/archs"
+check "cross/targets.tsv lists the architectures of the cross-build issue" \
+	sh -c 'for a in mips_24kc mipsel_24kc mipsel_74kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53 x86_64; do grep -q " $a\$" "$1" || exit 1; done' sh "$work/archs"
+while read -r triple arch; do
+	check "a stand-in binary for $triple (add one above when targets.tsv gains a target)" \
+		[ -f "$ft/$triple/release/ftwall" ]
 	for pkg in ftwall ftwall-fw3; do
 		f="$work/all-archs/$arch/${pkg}_${V}_${arch}.ipk"
 		same "$pkg for $arch: Architecture" "$arch" \
 			"$(tar -xzOf "$f" ./control.tar.gz 2>/dev/null | tar -xzO ./control 2>/dev/null | sed -n 's/^Architecture: //p')"
+		# Every package architecture of a triple carries that triple's binary, unchanged.
+		tar -xzOf "$f" ./data.tar.gz 2>/dev/null | tar -xzO ./usr/sbin/ftwall > "$work/arch-bin" 2>/dev/null
+		check "$pkg for $arch carries the $triple binary" cmp -s "$ft/$triple/release/ftwall" "$work/arch-bin"
 	done
-done
-same "11 packages for 5 architectures" 11 "$(find "$work/all-archs" -name '*.ipk' | wc -l | tr -d ' ')"
+done < "$work/archs"
+n_archs="$(wc -l < "$work/archs" | tr -d ' ')"
+same "two packages per package architecture ($n_archs) and the LuCI app" $((2 * n_archs + 1)) \
+	"$(find "$work/all-archs" -name '*.ipk' | wc -l | tr -d ' ')"
 # A binary of the wrong kind is refused: big-endian MIPS where little-endian is needed.
 cp "$ft/mips-unknown-linux-musl/release/ftwall" "$ft/mipsel-unknown-linux-musl/release/ftwall"
 check "a binary of another architecture is refused" \
