@@ -20,26 +20,8 @@ ARCH=mips_24kc
 TRIPLE=mips-unknown-linux-musl
 cross_bin="${CARGO_TARGET_DIR:-$top/target}/$TRIPLE/release/ftwall"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() {
-	echo "FAIL $*"
-	failed=$((failed + 1))
-}
-check() {
-	local desc="$1"
-	shift
-	if "$@"; then ok; else bad "$desc"; fi
-}
-same() {
-	if [ "$2" = "$3" ]; then
-		ok
-	else
-		bad "$1"
-		printf '    expected: %s\n    actual:   %s\n' "$2" "$3"
-	fi
-}
+# shellcheck source=checks.sh
+. "$here/checks.sh"
 give_up() {
 	echo "ipk-cross-test: FAIL: $*"
 	echo "ipk-cross-test: $passed passed, $((failed + 1)) failed"

@@ -16,28 +16,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 top="$(cd "$here/../.." && pwd)"
 build="$top/openwrt/build-ipk.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() {
-	echo "FAIL $*"
-	failed=$((failed + 1))
-}
-# check DESCRIPTION COMMAND...: one check.
-check() {
-	local desc="$1"
-	shift
-	if "$@"; then ok; else bad "$desc"; fi
-}
-# same DESCRIPTION EXPECTED ACTUAL
-same() {
-	if [ "$2" = "$3" ]; then
-		ok
-	else
-		bad "$1"
-		printf '  expected: %s\n  actual:   %s\n' "$2" "$3" | sed 's/^/    /'
-	fi
-}
+# shellcheck source=checks.sh
+. "$here/checks.sh"
 
 for tool in busybox gzip tar; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
