@@ -8,7 +8,7 @@
 
 use std::io;
 use std::mem;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::datagram;
@@ -31,7 +31,9 @@ impl Senders {
     pub fn open(ipv6: bool, mark: Option<u32>) -> io::Result<Senders> {
         let raw4 = Some(raw_socket(libc::AF_INET)?);
         let raw6 = if ipv6 { raw_socket(libc::AF_INET6).map_err(|e| log::warn!("no IPv6 raw socket: {e}")).ok() } else { None };
-        let probe4 = UdpSocket::bind("0.0.0.0:0").map_err(|e| log::warn!("no IPv4 probe socket: {e}")).ok();
+        // An address, not a string: a string goes through ToSocketAddrs, which links
+        // libc's DNS resolver (getaddrinfo, about 20 KB of every binary) for nothing.
+        let probe4 = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(|e| log::warn!("no IPv4 probe socket: {e}")).ok();
         let probe6 = if ipv6 {
             UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0)).map_err(|e| log::warn!("no IPv6 probe socket: {e}")).ok()
         } else {
