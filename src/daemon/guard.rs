@@ -2,6 +2,7 @@
 //! for one packet must not end the firewall. [`guarded`] turns it into an error with its
 //! message and place, which the caller counts and logs; the packet is accepted.
 
+use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
@@ -20,16 +21,19 @@ pub fn install_panic_hook() {
 /// Runs `f`; a panic inside becomes `Err` with its message (and where it happened, when
 /// the daemon's hook is installed), so one bad packet cannot end the firewall.
 pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        let msg = match payload.downcast_ref::<&str>() {
-            Some(s) => s.to_string(),
-            None => payload.downcast_ref::<String>().cloned().unwrap_or_else(|| "unknown panic".into()),
-        };
-        match LAST_PANIC_AT.lock().map(|mut at| std::mem::take(&mut *at)) {
-            Ok(at) if !at.is_empty() => format!("{msg} at {at}"),
-            _ => msg,
-        }
-    })
+    catch_unwind(AssertUnwindSafe(f)).map_err(panic_message)
+}
+
+// Not generic, so not repeated for each of guarded's callers.
+fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    let msg = match payload.downcast_ref::<&str>() {
+        Some(s) => s.to_string(),
+        None => payload.downcast_ref::<String>().cloned().unwrap_or_else(|| "unknown panic".into()),
+    };
+    match LAST_PANIC_AT.lock().map(|mut at| std::mem::take(&mut *at)) {
+        Ok(at) if !at.is_empty() => format!("{msg} at {at}"),
+        _ => msg,
+    }
 }
 
 #[cfg(test)]

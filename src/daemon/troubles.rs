@@ -51,25 +51,39 @@ impl Troubles {
     /// Counts one, and logs it unless the same kind was logged less than a minute ago.
     /// Returns true if it was logged.
     pub fn note(&mut self, kind: Trouble, now: Millis, what: impl FnOnce() -> String) -> bool {
+        // Only `what` is generic: the counting and logging is one function, not one copy
+        // per caller (there are about twenty).
+        match self.count_one(kind, now) {
+            Some(unlogged) => {
+                log_trouble(what(), unlogged);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Counts one; `Some(troubles not logged since the last log line)` if this one is due.
+    fn count_one(&mut self, kind: Trouble, now: Millis) -> Option<u64> {
         let i = kind as usize;
         self.count[i] = self.count[i].wrapping_add(1);
-        let due = self.last_logged[i].map_or(true, |t| now.since(t) >= THROTTLE_MS);
-        if due {
-            let more = match self.unlogged[i] {
-                0 => String::new(),
-                n => format!(" ({n} more like it not logged)"),
-            };
-            log::warn!("{}{more}", what());
+        if self.last_logged[i].map_or(true, |t| now.since(t) >= THROTTLE_MS) {
             self.last_logged[i] = Some(now);
-            self.unlogged[i] = 0;
+            Some(std::mem::take(&mut self.unlogged[i]))
         } else {
             self.unlogged[i] = self.unlogged[i].wrapping_add(1);
+            None
         }
-        due
     }
 
     pub fn named(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         Self::NAMES.iter().copied().zip(self.count.iter().copied())
+    }
+}
+
+fn log_trouble(what: String, unlogged: u64) {
+    match unlogged {
+        0 => log::warn!("{what}"),
+        n => log::warn!("{what} ({n} more like it not logged)"),
     }
 }
 

@@ -69,7 +69,7 @@ fn may_learn(config: &Config, addr: IpAddr, path_addrs: &PathAddrs) -> bool {
 impl Engine {
     /// Reads DNS traffic on any path: answers teach addresses, queries are logged.
     /// Never changes the packet's verdict.
-    pub(super) fn dns_traffic(&mut self, ip: &IpPacket<'_>, path: Path, now: Millis, out: &mut impl FnMut(Action)) {
+    pub(super) fn dns_traffic(&mut self, ip: &IpPacket<'_>, path: Path, now: Millis, out: &mut dyn FnMut(Action)) {
         if !self.config.protocols.contains(Protocol::DnsName) {
             return;
         }
@@ -91,7 +91,7 @@ impl Engine {
     }
 
     /// Learns from one answer message.
-    fn dns_answer(&mut self, msg: &[u8], server: IpAddr, path_addrs: &PathAddrs, now: Millis, out: &mut impl FnMut(Action)) {
+    fn dns_answer(&mut self, msg: &[u8], server: IpAddr, path_addrs: &PathAddrs, now: Millis, out: &mut dyn FnMut(Action)) {
         let config = &self.config;
         let table = &mut self.dns;
         let counters = &mut self.counters;
@@ -148,7 +148,7 @@ impl Engine {
 
     /// A client's packet to a DNS-learned address: evidence against the client (it is
     /// time-locked like a FastTrack client) and a drop. `None` if that is not the case.
-    pub(super) fn dns_connect(&mut self, s: &Sides, now: Millis, out: &mut impl FnMut(Action)) -> Option<Decision> {
+    pub(super) fn dns_connect(&mut self, s: &Sides, now: Millis, out: &mut dyn FnMut(Action)) -> Option<Decision> {
         if !s.from_client || s.remote_is_router || !self.is_dns_blocked(s.remote.ip, now) {
             return None;
         }
@@ -187,7 +187,7 @@ impl Engine {
 }
 
 /// Logs the questions of a query (letter d).
-fn log_queries(msg: &[u8], client: IpAddr, out: &mut impl FnMut(Action)) {
+fn log_queries(msg: &[u8], client: IpAddr, out: &mut dyn FnMut(Action)) {
     // Only queries: responses going the same way belong to a server on this side.
     if !Message::new_checked(msg).is_ok_and(|m| !m.is_response()) {
         return;

@@ -160,6 +160,13 @@ impl Engine {
 
     /// Decides one packet. Actions are handed to `out` as they arise.
     pub fn process(&mut self, pkt: &Packet<'_>, now: Millis, out: &mut impl FnMut(Action)) -> Decision {
+        self.process_dyn(pkt, now, out)
+    }
+
+    // The engine behind a `dyn` callback: one copy of it in the binary, not one per caller
+    // (daemon, inspect, DNS training), which cost about 25 KB per copy on MIPS. An action
+    // is rare next to a packet, so the indirect call costs nothing measurable.
+    fn process_dyn(&mut self, pkt: &Packet<'_>, now: Millis, out: &mut dyn FnMut(Action)) -> Decision {
         bump(&mut self.counters.packets);
         let d = self.decide(pkt, now, out);
         match d.verdict {
@@ -172,7 +179,7 @@ impl Engine {
         d
     }
 
-    fn decide(&mut self, pkt: &Packet<'_>, now: Millis, out: &mut impl FnMut(Action)) -> Decision {
+    fn decide(&mut self, pkt: &Packet<'_>, now: Millis, out: &mut dyn FnMut(Action)) -> Decision {
         let Ok(ip) = IpPacket::parse(pkt.bytes) else {
             bump(&mut self.counters.malformed);
             return Decision::accept(Reason::Malformed);
@@ -334,7 +341,7 @@ impl Engine {
     }
 
     /// Evidence of a protocol: learn, lock, and decide the packet.
-    fn on_evidence(&mut self, proto: Proto, s: &Sides, f: Found, exempt: bool, now: Millis, out: &mut impl FnMut(Action)) -> Decision {
+    fn on_evidence(&mut self, proto: Proto, s: &Sides, f: Found, exempt: bool, now: Millis, out: &mut dyn FnMut(Action)) -> Decision {
         self.counters.detected(f.protocol);
         if !s.remote_is_router {
             self.learn_peer(s.remote, f.protocol, PeerSource::Traffic, now, out);
@@ -370,7 +377,7 @@ impl Engine {
     }
 
     /// Adds a peer to the block list (and the storefile) unless it may never be blocked.
-    fn learn_peer(&mut self, peer: Endpoint, protocol: Protocol, source: PeerSource, now: Millis, out: &mut impl FnMut(Action)) {
+    fn learn_peer(&mut self, peer: Endpoint, protocol: Protocol, source: PeerSource, now: Millis, out: &mut dyn FnMut(Action)) {
         if !self.config.may_block(peer.ip) {
             return;
         }
@@ -402,7 +409,7 @@ impl Engine {
         what: &'static str,
         probe: Option<(u16, ReplyBytes)>,
         now: Millis,
-        out: &mut impl FnMut(Action),
+        out: &mut dyn FnMut(Action),
     ) {
         let lock_secs = self.config.lock_secs;
         // With -t 0 nothing is locked, but clients are still listed for a default time.
@@ -454,7 +461,7 @@ impl Engine {
         }
     }
 
-    fn log_packet(&self, proto: Proto, s: &Sides, d: &Decision, out: &mut impl FnMut(Action)) {
+    fn log_packet(&self, proto: Proto, s: &Sides, d: &Decision, out: &mut dyn FnMut(Action)) {
         let log = self.config.log;
         let tcp = proto == Proto::Tcp;
         let disposition = match (d.verdict, d.wanted) {
@@ -485,6 +492,10 @@ impl Engine {
     /// (and again at three quarters, in case the first is lost). Call it at least once a
     /// second, packets or not.
     pub fn tick(&mut self, now: Millis, out: &mut impl FnMut(Action)) {
+        self.tick_dyn(now, out)
+    }
+
+    fn tick_dyn(&mut self, now: Millis, out: &mut dyn FnMut(Action)) {
         self.expire_dns(now);
         let enforcing_lock = self.config.lock_secs > 0 && self.enforcing();
         let log_clients = self.config.log.clients;
