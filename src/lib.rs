@@ -21,6 +21,8 @@ pub mod engine;
 pub mod inspect;
 pub mod rules;
 pub mod storefile;
+#[cfg(test)]
+mod test_rng;
 pub mod training;
 pub mod time;
 pub mod wire;

@@ -2,12 +2,14 @@
 //! against pcap and pcapng files built here byte by byte, and against cut, mutated and
 //! random files, which must give an error or a clean end, never a panic.
 
+mod common;
 mod shared_dir;
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::net::IpAddr;
 use std::rc::Rc;
 
+use common::prng::XorShift64Star;
 use ftwall::addr::MacAddr;
 use ftwall::capture::{ip_bytes, CaptureError, CaptureReader, Format, LinkType, MAX_RECORD_LEN};
 use ftwall::wire::{IpPacket, Transport};
@@ -767,24 +769,9 @@ fn shared_captures_cut_at_many_lengths() {
     }
 }
 
-/// xorshift64*: a fixed-seed generator, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn mutated_files_never_panic() {
-    let mut rng = Rng(0x5eed_f00d_1234_5678);
+    let mut rng = XorShift64Star(0x5eed_f00d_1234_5678);
     let mut inputs = synthetic_files();
     inputs.push(capture_bytes("ndpi/edonkey.pcap"));
     inputs.push(capture_bytes("ndpi/bt-http.pcapng"));
@@ -816,7 +803,7 @@ fn mutated_files_never_panic() {
 
 #[test]
 fn random_garbage_never_panics() {
-    let mut rng = Rng(0xdead_beef_cafe_f00d);
+    let mut rng = XorShift64Star(0xdead_beef_cafe_f00d);
     let mut ng = Ng::new(Order::Little);
     ng.interface(LinkType::ETHERNET, 0, &[]);
     let starts: [Vec<u8>; 4] =
@@ -827,7 +814,7 @@ fn random_garbage_never_panics() {
         // Random 32-bit words, half of them small, so that length fields are sometimes
         // believable and the reader gets past them.
         for _ in 0..rng.below(150) {
-            let word = if rng.below(2) == 0 { rng.below(100) as u32 } else { rng.next() as u32 };
+            let word = if rng.below(2) == 0 { rng.below(100) as u32 } else { rng.next_u64() as u32 };
             bytes.extend_from_slice(&word.to_le_bytes());
         }
         bytes.truncate(bytes.len() - rng.below(4).min(bytes.len()));

@@ -5,6 +5,7 @@
 mod common;
 
 use common::dns::{query, response, Rdata};
+use common::prng::XorShift32;
 use common::*;
 use ftwall::detect::{Protocol, ProtocolSet};
 use ftwall::dns::PatternSet;
@@ -295,13 +296,8 @@ fn mutated_answers_always_pass_and_never_teach_a_forbidden_address() {
             ("c3310.z1303.winmx.com", 60, Rdata::Aaaa("2001:db8:51::33")),
         ],
     );
-    let mut x = 0x9e37_79b9u32;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        x
-    };
+    let mut rng = XorShift32(0x9e37_79b9);
+    let mut next = || rng.next_u32();
     for i in 0..20_000u32 {
         let mut m = base.clone();
         for _ in 0..=(next() % 3) {

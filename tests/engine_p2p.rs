@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::prng::XorShift32;
 use common::*;
 use ftwall::cli::{Request, Settings};
 use ftwall::detect::Protocol;
@@ -142,15 +143,7 @@ fn utp_is_confirmed_by_the_reply() {
 #[test]
 fn encrypted_bittorrent_after_dht() {
     // 96..608 bytes of key material: xorshift noise stands in for a Diffie-Hellman key.
-    let mut x = 0x9e37_79b9u32;
-    let ya: Vec<u8> = (0..230)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect();
+    let ya = XorShift32(0x9e37_79b9).noise(230);
     let (client, peer) = ("192.168.90.13:50500", "203.0.113.93:51413");
 
     // Without host state the same bytes pass (exactly what the reference warns about).

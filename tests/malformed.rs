@@ -4,20 +4,10 @@
 mod common;
 
 use common::fasttrack::{http_get, ping};
+use common::prng::XorShift32;
 use common::*;
 use ftwall::engine::{Config, Engine, Packet, Path, Reason, Verdict};
 use ftwall::time::Millis;
-
-/// A small deterministic PRNG (xorshift32), so failures reproduce.
-struct Rng(u32);
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        self.0
-    }
-}
 
 const PATHS: [Path; 6] = [Path::LanToWan, Path::WanToLan, Path::LanToRouter, Path::RouterToLan, Path::WanToRouter, Path::RouterToWan];
 
@@ -48,12 +38,12 @@ fn every_truncation_of_real_packets_is_handled() {
 #[test]
 fn random_bytes_never_panic() {
     let mut e = Engine::new(Config::default());
-    let mut rng = Rng(0x1234_5678);
+    let mut rng = XorShift32(0x1234_5678);
     let mut buf = [0u8; 1600];
     for i in 0..20_000u64 {
-        let len = (rng.next() % 1600) as usize;
+        let len = (rng.next_u32() % 1600) as usize;
         for b in buf[..len].iter_mut() {
-            *b = rng.next() as u8;
+            *b = rng.next_u32() as u8;
         }
         // Make most of them look like IP so the deeper layers get exercised.
         if len > 0 && i % 3 != 0 {

@@ -6,36 +6,11 @@
 
 mod common;
 
+use common::prng::XorShift64Star;
 use common::*;
 use ftwall::addr::Endpoint;
 use ftwall::detect::{FlowView, Proto, Segment, DETECTORS};
 use ftwall::engine::{Action, Config, Engine, Path, Reason};
-
-/// Deterministic pseudo-random numbers (xorshift64*), so every run sees the same bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn fill(&mut self, b: &mut [u8]) {
-        for chunk in b.chunks_mut(8) {
-            let r = self.next().to_le_bytes();
-            chunk.copy_from_slice(&r[..chunk.len()]);
-        }
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = vec![0; n];
-        self.fill(&mut v);
-        v
-    }
-}
 
 /// Runs packets through one engine and fails on any evidence.
 struct Judge {
@@ -82,7 +57,7 @@ impl Judge {
 }
 
 /// A TLS 1.3 ClientHello record (RFC 8446 layout) with SNI and padding to `len`.
-fn client_hello(rng: &mut Rng, sni: &str) -> Vec<u8> {
+fn client_hello(rng: &mut XorShift64Star, sni: &str) -> Vec<u8> {
     let mut hello = vec![0x03, 0x03];
     hello.extend(rng.bytes(32)); // random
     hello.push(32);
@@ -114,8 +89,8 @@ fn client_hello(rng: &mut Rng, sni: &str) -> Vec<u8> {
 }
 
 /// A DNS query for `name` (RFC 1035), and an answer with one A record.
-fn dns(rng: &mut Rng, name: &str, answer: bool) -> Vec<u8> {
-    let id = rng.next() as u16;
+fn dns(rng: &mut XorShift64Star, name: &str, answer: bool) -> Vec<u8> {
+    let id = rng.next_u64() as u16;
     let mut v = id.to_be_bytes().to_vec();
     v.extend_from_slice(if answer { &[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0] } else { &[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0] });
     for label in name.split('.') {
@@ -130,14 +105,14 @@ fn dns(rng: &mut Rng, name: &str, answer: bool) -> Vec<u8> {
 }
 
 /// An NTP v4 client request or server answer (48 bytes).
-fn ntp(rng: &mut Rng, server: bool) -> Vec<u8> {
+fn ntp(rng: &mut XorShift64Star, server: bool) -> Vec<u8> {
     let mut v = vec![if server { 0x24 } else { 0x23 }, if server { 2 } else { 0 }, 6, 0xe9];
     v.extend(rng.bytes(44));
     v
 }
 
 /// A QUIC v1 Initial (long header, padded to 1200 bytes) from a client.
-fn quic_initial(rng: &mut Rng) -> Vec<u8> {
+fn quic_initial(rng: &mut XorShift64Star) -> Vec<u8> {
     let mut v = vec![0xc0 | (rng.below(4) as u8), 0, 0, 0, 1, 8];
     v.extend(rng.bytes(8)); // DCID
     v.push(0); // SCID length
@@ -148,27 +123,27 @@ fn quic_initial(rng: &mut Rng) -> Vec<u8> {
 }
 
 /// A QUIC short-header packet: 0x40..0x7f, DCID, protected payload.
-fn quic_short(rng: &mut Rng) -> Vec<u8> {
+fn quic_short(rng: &mut XorShift64Star) -> Vec<u8> {
     let mut v = vec![0x40 | (rng.below(64) as u8)];
-    let n = 20 + rng.below(1300) as usize;
+    let n = 20 + rng.below(1300);
     v.extend(rng.bytes(n));
     v
 }
 
 /// An RTP packet (RFC 3550): version 2, payload type 96, sequence, timestamp, SSRC.
-fn rtp(rng: &mut Rng, seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
+fn rtp(rng: &mut XorShift64Star, seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
     let mut v = vec![0x80, 0x60 | if rng.below(30) == 0 { 0x80 } else { 0 }];
     v.extend_from_slice(&seq.to_be_bytes());
     v.extend_from_slice(&ts.to_be_bytes());
     v.extend_from_slice(&ssrc.to_be_bytes());
-    let n = 200 + rng.below(1000) as usize;
+    let n = 200 + rng.below(1000);
     v.extend(rng.bytes(n));
     v
 }
 
 #[test]
 fn ordinary_traffic_is_never_p2p() {
-    let mut rng = Rng(0x0dd_ba11);
+    let mut rng = XorShift64Star(0x0dd_ba11);
     let mut j = Judge::new();
     for i in 0..50u16 {
         let client = format!("192.168.80.10:{}", 40000 + i);
@@ -230,7 +205,7 @@ fn ordinary_traffic_is_never_p2p() {
     // A video call: RTP both ways between high ports, many streams.
     for i in 0..40u16 {
         let client = format!("192.168.80.10:{}", 53000 + 2 * i);
-        let (mut seq, mut ts, ssrc) = (rng.next() as u16, rng.next() as u32, rng.next() as u32);
+        let (mut seq, mut ts, ssrc) = (rng.next_u64() as u16, rng.next_u64() as u32, rng.next_u64() as u32);
         let packets: Vec<_> = (0..20)
             .map(|_| {
                 seq = seq.wrapping_add(1);
@@ -245,7 +220,7 @@ fn ordinary_traffic_is_never_p2p() {
         let client = format!("192.168.80.10:{}", 54000 + i);
         let packets: Vec<_> = (0..10)
             .map(|_| {
-                let n = 8 + rng.below(112) as usize;
+                let n = 8 + rng.below(112);
                 (rng.below(2) == 0, rng.bytes(n))
             })
             .collect();
@@ -267,11 +242,11 @@ const MAX_TCP_HITS: usize = 1; // 0.5 per million
 
 /// Feeds random first payloads to every detector and fails if more than `max` are claimed.
 fn random_first_payloads(proto: Proto, seed: u64, max: usize) {
-    let mut rng = Rng(seed);
+    let mut rng = XorShift64Star(seed);
     let mut buf = vec![0u8; 1400];
     let mut hits = Vec::new();
     for _ in 0..RANDOM_PAYLOADS {
-        let len = 1 + rng.below(1400) as usize;
+        let len = 1 + rng.below(1400);
         let p = &mut buf[..len];
         rng.fill(p);
         let seg = Segment {
@@ -309,16 +284,16 @@ fn random_tcp_first_payloads() {
 #[test]
 fn hostile_segments_never_panic() {
     use ftwall::detect::{Prefix, Protocol};
-    let mut rng = Rng(0xbad_5eed);
+    let mut rng = XorShift64Star(0xbad_5eed);
     let (mut with_state, mut without_state) = (0usize, 0usize);
     for i in 0..300_000u32 {
-        let len = rng.below(64) as usize;
+        let len = rng.below(64);
         let payload = rng.bytes(len);
         // Prefixes built from protocol-looking starts as well as noise.
         let starts: [&[u8]; 6] = [b"\x41\x00", b"\x41\x02", b"$Lock ", b"GET /get/", b"\x13", b""];
-        let prefix = |rng: &mut Rng| {
-            let mut p = starts[rng.below(6) as usize].to_vec();
-            let extra = rng.below(40) as usize;
+        let prefix = |rng: &mut XorShift64Star| {
+            let mut p = starts[rng.below(6)].to_vec();
+            let extra = rng.below(40);
             p.extend(rng.bytes(extra));
             Prefix::of(&p)
         };
@@ -327,7 +302,7 @@ fn hostile_segments_never_panic() {
             remote_payloads: rng.below(5) as u8,
             client_first: prefix(&mut rng),
             remote_first: prefix(&mut rng),
-            client_known: Protocol::ALL.get(rng.below(12) as usize).copied(),
+            client_known: Protocol::ALL.get(rng.below(12)).copied(),
             remote_known: rng.below(2) == 0,
         };
         let seg = Segment {

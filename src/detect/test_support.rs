@@ -2,19 +2,11 @@
 //! deterministic noise.
 
 use super::{FlowView, Prefix, Proto, Protocol, Segment};
+use crate::test_rng::XorShift32;
 
-/// Deterministic pseudo-random bytes (xorshift32), so tests need no crate and always
-/// see the same bytes.
+/// Deterministic pseudo-random bytes, so tests need no crate and always see the same bytes.
 pub fn noise(seed: u32, n: usize) -> Vec<u8> {
-    let mut x = seed.max(1);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
+    XorShift32(seed.max(1)).noise(n)
 }
 
 /// A segment of a new flow between a LAN client and a remote on high ports.

@@ -300,20 +300,6 @@ fn every_truncation_is_refused_without_reporting() {
     }
 }
 
-/// A small deterministic PRNG (xorshift32) so the mutation test is repeatable.
-struct XorShift(u32);
-
-impl XorShift {
-    fn next(&mut self) -> u32 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.0 = x;
-        x
-    }
-}
-
 #[test]
 fn mutated_messages_never_panic() {
     let base = Builder::response()
@@ -321,15 +307,15 @@ fn mutated_messages_never_panic() {
         .record_raw(b"\xc0\x0c", TYPE_CNAME, 600, b"\x05c3310\x05z1303\xc0\x10")
         .a("c3310.z1303.winmx.com", 60, [192, 0, 2, 4])
         .build();
-    let mut rng = XorShift(0x2545_f491);
+    let mut rng = crate::test_rng::XorShift32(0x2545_f491);
     let (mut ok, mut refused) = (0u32, 0u32);
     for _ in 0..50_000 {
         let mut m = base.clone();
-        for _ in 0..=(rng.next() % 4) {
-            let i = rng.next() as usize % m.len();
-            m[i] = rng.next() as u8;
+        for _ in 0..=(rng.next_u32() % 4) {
+            let i = rng.next_u32() as usize % m.len();
+            m[i] = rng.next_u32() as u8;
         }
-        let cut = m.len() - (rng.next() as usize % 3);
+        let cut = m.len() - (rng.next_u32() as usize % 3);
         match answers(&m[..cut], |n| n.len() < 300, |l| assert!(l.name.as_bytes().len() <= name::MAX_TEXT_LEN)) {
             Ok(_) => ok += 1,
             Err(_) => refused += 1,

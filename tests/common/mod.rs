@@ -150,3 +150,7 @@ pub mod dns {
         m
     }
 }
+
+/// The test PRNGs: the same file the crate's unit tests use.
+#[path = "../../src/test_rng.rs"]
+pub mod prng;
