@@ -271,17 +271,14 @@ impl Engine {
         let key = FlowKey { proto, client: s.client, remote: s.remote };
         let protocols = self.config.protocols;
 
-        let fresh = match self.flows.get(&key) {
-            Some(f) => now.since(f.last_seen) >= FLOW_IDLE_MS,
-            None => true,
-        };
-        if fresh {
-            let flow = Flow { last_seen: now, view: crate::detect::FlowView::NEW, state: FlowState::Inspecting };
-            if self.flows.insert(key, flow, |f| f.last_seen.0).is_some() {
-                bump(&mut self.counters.flows_evicted);
-            }
+        let fresh = || Flow { last_seen: now, view: crate::detect::FlowView::NEW, state: FlowState::Inspecting };
+        let (flow, evicted) = self.flows.get_or_insert_with(key, fresh, |f| f.last_seen.0);
+        if evicted.is_some() {
+            bump(&mut self.counters.flows_evicted);
         }
-        let flow = self.flows.get_mut(&key)?;
+        if now.since(flow.last_seen) >= FLOW_IDLE_MS {
+            *flow = fresh();
+        }
         flow.last_seen = now;
         let detected = match flow.state {
             FlowState::Detected(protocol, what) if proto == Proto::Udp => Some((protocol, what)),
@@ -294,7 +291,6 @@ impl Engine {
         let mut view = flow.view;
         view.client_known = self.clients.get(&s.client.ip).map(|c| c.protocol);
         view.remote_known = self.peers.contains(&s.remote.ip);
-        let Some(flow) = self.flows.get_mut(&key) else { return None };
         let seg = Segment {
             proto,
             client: s.client,

@@ -86,9 +86,11 @@ pub struct FlowKey {
 
 impl super::table::Key for FlowKey {
     fn feed(&self, h: &mut super::table::Hasher) {
-        h.bytes(&[matches!(self.proto, Proto::Tcp) as u8]);
-        self.client.feed(h);
-        self.remote.feed(h);
+        // The protocol and both ports in two words, then the addresses.
+        h.word(u32::from(self.client.port) | u32::from(matches!(self.proto, Proto::Tcp)) << 16);
+        h.word(u32::from(self.remote.port));
+        self.client.ip.feed(h);
+        self.remote.ip.feed(h);
     }
 }
 

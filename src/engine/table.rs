@@ -1,10 +1,14 @@
-//! A fixed-capacity, set-associative table: the storage behind the client, peer and flow
-//! tables.
+//! A fixed-capacity, set-associative table: the storage behind the client, peer, flow and
+//! DNS tables.
 //!
 //! Keys hash (with a secret seed) to one bucket of `WAYS` entries. When a bucket is full,
 //! inserting evicts the entry of that bucket the caller ranks lowest (for example the
 //! lock that ends soonest). The buckets are allocated once, when the table is made; after
 //! that nothing grows, whatever arrives, and every operation touches one bucket only.
+//!
+//! Each bucket keeps a 16-bit tag per entry (high bits of the key's hash) beside the
+//! entries, so a lookup reads one small array and compares whole keys only on a tag
+//! match: a miss, the common case for a new flow, never walks the bucket's entries.
 
 use std::net::IpAddr;
 
@@ -14,13 +18,13 @@ use crate::addr::Endpoint;
 
 /// A key the table can hash.
 pub trait Key: Copy + Eq {
-    /// Feeds the key's bytes to `h`.
+    /// Feeds the key to `h`, a 32-bit word at a time.
     fn feed(&self, h: &mut Hasher);
 }
 
 /// A seeded multiply-rotate hash over 32-bit words with a final avalanche step: cheap
-/// (a key of an IPv4 flow is a handful of words), allocation-free and deterministic for
-/// a given seed (tests pin the seed; the daemon picks a random one).
+/// (a key of an IPv4 flow is four words), allocation-free and deterministic for a given
+/// seed (tests pin the seed; the daemon picks a random one).
 pub struct Hasher(u32);
 
 impl Hasher {
@@ -28,22 +32,8 @@ impl Hasher {
         Hasher(0x811c_9dc5 ^ seed)
     }
 
-    fn word(&mut self, w: u32) {
+    pub fn word(&mut self, w: u32) {
         self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x9e37_79b9);
-    }
-
-    pub fn bytes(&mut self, b: &[u8]) {
-        let mut chunks = b.chunks_exact(4);
-        for c in &mut chunks {
-            self.word(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut tail = [0u8; 4];
-            tail[..rest.len()].copy_from_slice(rest);
-            // The length goes in too, so "ab" and "ab\0" differ.
-            self.word(u32::from_le_bytes(tail) ^ ((rest.len() as u32) << 24));
-        }
     }
 
     fn finish(&self) -> u32 {
@@ -60,8 +50,14 @@ impl Hasher {
 impl Key for IpAddr {
     fn feed(&self, h: &mut Hasher) {
         match self {
-            IpAddr::V4(a) => h.bytes(&a.octets()),
-            IpAddr::V6(a) => h.bytes(&a.octets()),
+            IpAddr::V4(a) => h.word(u32::from(*a)),
+            IpAddr::V6(a) => {
+                let n = u128::from(*a);
+                // Four words, most significant first; truncation keeps each word's bits.
+                for shift in [96u32, 64, 32, 0] {
+                    h.word((n >> shift) as u32);
+                }
+            }
         }
     }
 }
@@ -69,12 +65,21 @@ impl Key for IpAddr {
 impl Key for Endpoint {
     fn feed(&self, h: &mut Hasher) {
         self.ip.feed(h);
-        h.bytes(&self.port.to_be_bytes());
+        h.word(u32::from(self.port));
     }
+}
+
+/// Where a key lives: its bucket and its tag within the bucket.
+#[derive(Clone, Copy)]
+struct Spot {
+    bucket: usize,
+    tag: u16,
 }
 
 /// A fixed-capacity map from `K` to `V`.
 pub struct Table<K: Key, V, const WAYS: usize> {
+    /// `tags[b][i]` is the tag of `buckets[b][i]`; slots past the bucket's length are unused.
+    tags: Box<[[u16; WAYS]]>,
     buckets: Box<[HVec<(K, V), WAYS>]>,
     seed: u32,
     len: usize,
@@ -84,9 +89,11 @@ impl<K: Key, V, const WAYS: usize> Table<K, V, WAYS> {
     /// A table of `buckets` buckets (rounded up to a power of two), holding at most
     /// `buckets * WAYS` entries.
     pub fn new(buckets: usize, seed: u32) -> Self {
+        const { assert!(WAYS > 0, "a table needs at least one way") };
         let n = buckets.max(1).next_power_of_two();
         let buckets = (0..n).map(|_| HVec::new()).collect::<Vec<_>>().into_boxed_slice();
-        Table { buckets, seed, len: 0 }
+        let tags = vec![[0u16; WAYS]; n].into_boxed_slice();
+        Table { tags, buckets, seed, len: 0 }
     }
 
     pub fn capacity(&self) -> usize {
@@ -101,20 +108,38 @@ impl<K: Key, V, const WAYS: usize> Table<K, V, WAYS> {
         self.len == 0
     }
 
-    fn bucket_of(&self, k: &K) -> usize {
+    fn spot(&self, k: &K) -> Spot {
         let mut h = Hasher::new(self.seed);
         k.feed(&mut h);
-        // The bucket count is a power of two, so masking picks a bucket uniformly.
-        (h.finish() as usize) & (self.buckets.len() - 1)
+        let h = h.finish();
+        // The bucket count is a power of two, so masking picks a bucket uniformly; the
+        // tag comes from the other end of the hash, independent of the bucket.
+        Spot { bucket: (h as usize) & (self.buckets.len() - 1), tag: (h >> 16) as u16 }
+    }
+
+    /// The index of `k` within its bucket.
+    fn position(&self, k: &K, at: Spot) -> Option<usize> {
+        let bucket = &self.buckets[at.bucket];
+        let tags = &self.tags[at.bucket];
+        (0..bucket.len()).find(|&i| tags[i] == at.tag && bucket[i].0 == *k)
     }
 
     pub fn get(&self, k: &K) -> Option<&V> {
-        self.buckets[self.bucket_of(k)].iter().find(|(key, _)| key == k).map(|(_, v)| v)
+        if self.len == 0 {
+            return None;
+        }
+        let at = self.spot(k);
+        let i = self.position(k, at)?;
+        Some(&self.buckets[at.bucket][i].1)
     }
 
     pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
-        let b = self.bucket_of(k);
-        self.buckets[b].iter_mut().find(|(key, _)| key == k).map(|(_, v)| v)
+        if self.len == 0 {
+            return None;
+        }
+        let at = self.spot(k);
+        let i = self.position(k, at)?;
+        Some(&mut self.buckets[at.bucket][i].1)
     }
 
     pub fn contains(&self, k: &K) -> bool {
@@ -124,33 +149,62 @@ impl<K: Key, V, const WAYS: usize> Table<K, V, WAYS> {
     /// Inserts or replaces `k`. If its bucket is full, the entry with the lowest
     /// `rank` is evicted and returned.
     pub fn insert(&mut self, k: K, v: V, rank: impl Fn(&V) -> u64) -> Option<(K, V)> {
-        let b = self.bucket_of(&k);
-        let bucket = &mut self.buckets[b];
-        if let Some(slot) = bucket.iter_mut().find(|(key, _)| *key == k) {
-            slot.1 = v;
+        let at = self.spot(&k);
+        if let Some(i) = self.position(&k, at) {
+            self.buckets[at.bucket][i].1 = v;
             return None;
         }
-        let mut evicted = None;
-        if bucket.is_full() {
-            let lowest = (0..bucket.len()).min_by_key(|&i| rank(&bucket[i].1));
-            if let Some(i) = lowest {
-                evicted = Some(bucket.swap_remove(i));
-                self.len -= 1;
-            }
-        }
-        // The bucket has room now: either it was not full or one entry just left.
-        if bucket.push((k, v)).is_ok() {
-            self.len += 1;
-        }
+        let (_, evicted) = self.add(k, v, at, rank);
         evicted
     }
 
-    pub fn remove(&mut self, k: &K) -> Option<V> {
-        let b = self.bucket_of(k);
+    /// The value of `k`, inserted with `make` if missing (evicting, if the bucket is full,
+    /// the entry with the lowest `rank`, which is returned too). One lookup, where `get_mut`
+    /// then `insert` would take two.
+    pub fn get_or_insert_with(&mut self, k: K, make: impl FnOnce() -> V, rank: impl Fn(&V) -> u64) -> (&mut V, Option<(K, V)>) {
+        let at = self.spot(&k);
+        match self.position(&k, at) {
+            Some(i) => (&mut self.buckets[at.bucket][i].1, None),
+            None => {
+                let (i, evicted) = self.add(k, make(), at, rank);
+                (&mut self.buckets[at.bucket][i].1, evicted)
+            }
+        }
+    }
+
+    /// Adds a key known to be missing; returns its index in the bucket and what it evicted.
+    fn add(&mut self, k: K, v: V, at: Spot, rank: impl Fn(&V) -> u64) -> (usize, Option<(K, V)>) {
+        let bucket = &mut self.buckets[at.bucket];
+        let tags = &mut self.tags[at.bucket];
+        if bucket.is_full() {
+            // WAYS > 0 (checked when the table is made), so a full bucket has a lowest entry.
+            let i = (0..bucket.len()).min_by_key(|&i| rank(&bucket[i].1)).unwrap_or(0);
+            // Replaced in place, so the tags stay in step with the entries.
+            let old = std::mem::replace(&mut bucket[i], (k, v));
+            tags[i] = at.tag;
+            return (i, Some(old));
+        }
+        let i = bucket.len();
+        // The bucket is not full, so the push succeeds.
+        let _ = bucket.push((k, v));
+        tags[i] = at.tag;
+        self.len += 1;
+        (i, None)
+    }
+
+    /// Removes entry `i` of bucket `b`, moving the last one into its place (tag too).
+    fn take(&mut self, b: usize, i: usize) -> (K, V) {
         let bucket = &mut self.buckets[b];
-        let i = bucket.iter().position(|(key, _)| key == k)?;
+        let last = bucket.len() - 1;
+        self.tags[b][i] = self.tags[b][last];
         self.len -= 1;
-        Some(bucket.swap_remove(i).1)
+        bucket.swap_remove(i)
+    }
+
+    pub fn remove(&mut self, k: &K) -> Option<V> {
+        let at = self.spot(k);
+        let i = self.position(k, at)?;
+        Some(self.take(at.bucket, i).1)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
@@ -163,21 +217,18 @@ impl<K: Key, V, const WAYS: usize> Table<K, V, WAYS> {
 
     /// Keeps only the entries for which `keep` is true; calls `gone` for each removed one.
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool, mut gone: impl FnMut(K, V)) {
-        let mut removed = 0;
-        for bucket in self.buckets.iter_mut() {
+        for b in 0..self.buckets.len() {
             let mut i = 0;
-            while i < bucket.len() {
-                let (k, v) = &mut bucket[i];
+            while i < self.buckets[b].len() {
+                let (k, v) = &mut self.buckets[b][i];
                 if keep(k, v) {
                     i += 1;
                 } else {
-                    let (k, v) = bucket.swap_remove(i);
-                    removed += 1;
+                    let (k, v) = self.take(b, i);
                     gone(k, v);
                 }
             }
         }
-        self.len -= removed;
     }
 }
 
@@ -232,5 +283,45 @@ mod tests {
         assert_eq!(gone.len(), 10);
         assert_eq!(t.len(), 10);
         assert!(t.iter().all(|(_, v)| v % 2 == 0));
+    }
+
+    #[test]
+    fn lookups_agree_with_contents_after_removals_and_evictions() {
+        // One bucket, so every removal moves an entry (and its tag) within it.
+        let mut t: Table<IpAddr, u64, 8> = Table::new(1, 9);
+        let mut present = std::collections::BTreeSet::new();
+        for n in 0..200u32 {
+            if let Some((gone, _)) = t.insert(ip(n), u64::from(n), |v| *v) {
+                assert!(present.remove(&gone));
+            }
+            present.insert(ip(n));
+            if n % 3 == 0 {
+                let victim = *present.iter().nth(n as usize % present.len()).unwrap();
+                assert!(t.remove(&victim).is_some());
+                present.remove(&victim);
+            }
+            if n % 7 == 0 {
+                t.retain(|_, v| *v % 2 == 0, |k, _| assert!(present.remove(&k)));
+            }
+            assert_eq!(t.len(), present.len());
+            for n in 0..=n {
+                assert_eq!(t.contains(&ip(n)), present.contains(&ip(n)), "key {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn get_or_insert_with_inserts_once() {
+        let mut t: Table<IpAddr, u64, 2> = Table::new(1, 4);
+        let (v, gone) = t.get_or_insert_with(ip(1), || 5, |v| *v);
+        assert_eq!((*v, gone), (5, None));
+        *v = 6;
+        let (v, _) = t.get_or_insert_with(ip(1), || 99, |v| *v);
+        assert_eq!(*v, 6);
+        t.get_or_insert_with(ip(2), || 7, |v| *v);
+        // Full bucket: the lowest-ranked entry (ip 1, value 6) makes room.
+        let (v, gone) = t.get_or_insert_with(ip(3), || 8, |v| *v);
+        assert_eq!((*v, gone), (8, Some((ip(1), 6))));
+        assert_eq!(t.len(), 2);
     }
 }
