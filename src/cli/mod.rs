@@ -11,11 +11,18 @@ pub use settings::{Backend, Request, Settings};
 /// Exit status for a usage error, as ftwall(8) promises.
 pub const USAGE: i32 = 2;
 
+// The head of HELP (only the test renders it).
+#[cfg(test)]
 const SYNOPSIS: &str = "\
 Usage: ftwall [options]                      run the firewall daemon (NFQUEUE)
        ftwall inspect CAPTURE [options]      replay a pcap/pcapng file through the engine
        ftwall rules print|apply|remove [options]
        ftwall status [--status-file FILE]    show the running daemon's clients, peers, counters";
+
+/// `ftwall --help`: getopts' rendering of [`settings::options`] under [`SYNOPSIS`], kept as
+/// text because rendering it at run time links getopts' Unicode width tables (about 17 KB of
+/// each router binary). The test `the_help_text_is_what_getopts_renders` keeps it in step.
+const HELP: &str = include_str!("help.txt");
 
 /// Runs the program with its arguments (the first is the program name) and returns the
 /// exit status.
@@ -28,7 +35,7 @@ pub fn main(args: &[String]) -> i32 {
     let settings = match settings::parse(rest) {
         Ok(Request::Run(s)) => s,
         Ok(Request::Help) => {
-            print!("{}", settings::options().usage(SYNOPSIS));
+            print!("{HELP}");
             return 0;
         }
         Ok(Request::Version) => {
@@ -54,4 +61,16 @@ pub fn main(args: &[String]) -> i32 {
 pub fn usage_error(msg: &str) -> i32 {
     eprintln!("ftwall: {msg} (see ftwall --help)");
     USAGE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_text_is_what_getopts_renders() {
+        let rendered = settings::options().usage(SYNOPSIS);
+        assert!(rendered.contains("--status-file FILE"), "{rendered}");
+        assert_eq!(HELP, rendered, "src/cli/help.txt is out of date: write the left side into it");
+    }
 }
