@@ -19,7 +19,7 @@ Usage: ftwall [options]                      run the firewall daemon (NFQUEUE)
        ftwall rules print|apply|remove [options]
        ftwall status [--status-file FILE]    show the running daemon's clients, peers, counters";
 
-/// `ftwall --help`: getopts' rendering of [`settings::options`] under [`SYNOPSIS`], kept as
+/// `ftwall --help`: getopts' rendering of [`settings::options`] under `SYNOPSIS`, kept as
 /// text because rendering it at run time links getopts' Unicode width tables (about 17 KB of
 /// each router binary). The test `the_help_text_is_what_getopts_renders` keeps it in step.
 const HELP: &str = include_str!("help.txt");
