@@ -116,8 +116,9 @@ pub fn snapshot(engine: &Engine, now: Millis, now_unix: u64) -> Vec<Entry> {
         .dns_blocked(now)
         .map(|s| Entry { ip: s.ip, expires: now_unix.saturating_add(u64::from(s.secs_left)), name: s.name })
         .collect();
-    // A stable order keeps the file readable and diffs small.
-    v.sort_by_key(|e| (e.ip, e.expires));
+    // A stable order keeps the file readable and diffs small. (The addresses are unique,
+    // so an unstable sort gives the same order, with less code than a stable one.)
+    v.sort_unstable_by_key(|e| (e.ip, e.expires));
     v
 }
 

@@ -12,7 +12,6 @@
 //!   checking that the new one is a netfilter netlink socket; then the queue is switched
 //!   to non-blocking reads.
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::os::fd::RawFd;
@@ -49,9 +48,9 @@ impl Queue {
         let mut inner = nfq::Queue::open()?;
         let after = netfilter_sockets()?;
         let fd = after
-            .difference(&before)
-            .copied()
-            .next()
+            .into_iter()
+            .filter(|fd| !before.contains(fd))
+            .min()
             .ok_or_else(|| io::Error::other("cannot find the NFQUEUE socket among the open descriptors"))?;
         inner.bind(num)?;
         inner.set_copy_range(num, copy)?;
@@ -92,17 +91,18 @@ impl Queue {
     }
 }
 
-fn open_fds() -> io::Result<BTreeSet<RawFd>> {
-    let mut fds = BTreeSet::new();
+// A Vec, not a set: a handful of descriptors, and a BTreeSet cost 8 KB of code.
+fn open_fds() -> io::Result<Vec<RawFd>> {
+    let mut fds = Vec::new();
     for e in fs::read_dir("/proc/self/fd")? {
         if let Some(fd) = e?.file_name().to_str().and_then(|s| s.parse().ok()) {
-            fds.insert(fd);
+            fds.push(fd);
         }
     }
     Ok(fds)
 }
 
-fn netfilter_sockets() -> io::Result<BTreeSet<RawFd>> {
+fn netfilter_sockets() -> io::Result<Vec<RawFd>> {
     Ok(open_fds()?.into_iter().filter(|&fd| is_netfilter_socket(fd)).collect())
 }
 
