@@ -8,7 +8,9 @@
 //! namespace: fail-open without a daemon lets traffic through, fail-closed stops
 //! queued traffic, a locked client (old connections included) is cut off while another
 //! is not, a blocked peer is unreachable, and a long exchange queues only the first
-//! packets of its flow.
+//! packets of its flow. Batched set updates: 500 new locks and 500 new peers reach the
+//! kernel sets in a bounded number of commands (counted), and a batch naming a missing
+//! set still lands the other sets' changes.
 
 // cross-test: host-only (namespaces and the host's netfilter; see cross/README.md)
 mod netns;
@@ -16,7 +18,8 @@ mod netns;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use ftwall::rules::{self, nft, Backend, CommandSets, Iface, Inspect, RuleSpec, RulesError, SystemExec};
+use ftwall::rules::{self, nft, Backend, CommandSets, Exec, Iface, Inspect, RuleSpec, RulesError, SystemExec};
+use ftwall::time::Millis;
 use netns::*;
 
 const PORT: u16 = 7000;
@@ -201,14 +204,19 @@ fn check_live_ruleset(text: &str, spec: &RuleSpec) {
     assert!(!text.contains("REJECT") && !text.contains("reject"), "drop, never reject");
 }
 
+/// A router namespace with a LAN (lan0) and a WAN (wan0) link to another namespace.
+fn router_with_links(router: &str, other: &str) -> (Ns, Ns) {
+    let (router, other) = (Ns::new(router), Ns::new(other));
+    veth(&router, "lan0", &other, "c0");
+    veth(&router, "wan0", &other, "s0");
+    (router, other)
+}
+
 fn lifecycle(test: &str, b: Backend) {
     if !backend_ready(test, b) {
         return;
     }
-    let router = Ns::new("rt");
-    let other = Ns::new("ot");
-    veth(&router, "lan0", &other, "c0");
-    veth(&router, "wan0", &other, "s0");
+    let (router, _other) = router_with_links("rt", "ot");
     let mut spec = RuleSpec::new(b, ifs(&["lan0"]), ifs(&["wan0"]));
     spec.inspect = inspect_mode(test, b);
 
@@ -308,10 +316,7 @@ fn nft_replaces_a_table_of_another_shape() {
     if !backend_ready("nft_replaces_a_table_of_another_shape", Backend::Nft) {
         return;
     }
-    let router = Ns::new("rt");
-    let other = Ns::new("ot");
-    veth(&router, "lan0", &other, "c0");
-    veth(&router, "wan0", &other, "s0");
+    let (router, _other) = router_with_links("rt", "ot");
     router.ok(&["nft", "add table inet ftwall; add chain inet ftwall forward { type filter hook forward priority 10; }"]);
     let mut spec = RuleSpec::new(Backend::Nft, ifs(&["lan0"]), ifs(&["wan0"]));
     spec.inspect = inspect_mode("nft_replaces_a_table_of_another_shape", Backend::Nft);
@@ -326,10 +331,7 @@ fn iptables_apply_collapses_duplicate_jumps() {
     if !backend_ready("iptables_apply_collapses_duplicate_jumps", Backend::Iptables) {
         return;
     }
-    let router = Ns::new("rt");
-    let other = Ns::new("ot");
-    veth(&router, "lan0", &other, "c0");
-    veth(&router, "wan0", &other, "s0");
+    let (router, _other) = router_with_links("rt", "ot");
     let spec = RuleSpec::new(Backend::Iptables, ifs(&["lan0"]), ifs(&["wan0"]));
     apply_in(&router, &spec).unwrap();
     router.ok(&["iptables", "-t", "mangle", "-A", "FORWARD", "-j", "ftwall_forward"]);
@@ -525,4 +527,126 @@ fn iptables_traffic() {
 #[test]
 fn iptables_legacy_traffic() {
     traffic("iptables_legacy_traffic", Backend::IptablesLegacy);
+}
+
+/// Counts the processes a [`CommandSets`] starts (and runs them for real).
+#[derive(Clone, Default)]
+struct Counting {
+    runs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Counting {
+    fn runs(&self) -> usize {
+        self.runs.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Exec for Counting {
+    fn run(&mut self, prog: &str, args: &[&str], input: Option<&str>) -> Result<String, RulesError> {
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        SystemExec.run(prog, args, input)
+    }
+}
+
+/// Every address a set lists.
+fn members(ns: &Ns, b: Backend, set: &str) -> std::collections::HashSet<IpAddr> {
+    let listing = match b {
+        Backend::Nft => ns.ok(&["nft", "list", "set", "inet", "ftwall", set]),
+        _ => ns.ok(&["ipset", "list", set]),
+    };
+    listing.split(|c: char| c.is_whitespace() || c == ',' || c == '{' || c == '}').filter_map(|w| w.parse().ok()).collect()
+}
+
+/// A burst of 500 new locked clients and 500 new blocked peers, as the daemon queues
+/// them, reaches the kernel in one command; a batch that names a missing set still
+/// lands the other sets' changes.
+fn batches(test: &str, b: Backend) {
+    if !backend_ready(test, b) {
+        return;
+    }
+    let (router, _other) = router_with_links("bt", "bo");
+    let mut spec = RuleSpec::new(b, ifs(&["lan0"]), ifs(&["wan0"]));
+    spec.inspect = Inspect::CountOnly;
+    apply_in(&router, &spec).unwrap();
+
+    let clients: Vec<IpAddr> = (0..500u32)
+        .map(|i| if i % 2 == 0 { ip(&format!("192.0.2.{}", 1 + i / 2)) } else { ip(&format!("2001:db8:1::{i:x}")) })
+        .collect();
+    let peers: Vec<IpAddr> = (0..500u32)
+        .map(|i| match i % 4 {
+            0 => ip(&format!("198.51.100.{}", 1 + i / 4)),
+            1 => ip(&format!("203.0.113.{}", 1 + i / 4)),
+            _ => ip(&format!("2001:db8:2::{i:x}")),
+        })
+        .collect();
+    let counting = Counting::default();
+    let exec = counting.clone();
+    let (stats, failures) = router.enter(|| {
+        let mut k = CommandSets::new(b, true, exec);
+        let start = Millis(1_000);
+        let mut failures = Vec::new();
+        for (c, p) in clients.iter().zip(&peers) {
+            k.queue_lock(*c, 120, start).unwrap();
+            k.queue_peer(*p, start).unwrap();
+            // As the daemon's loop does: flush when due. Within one burst only the
+            // first lock is due at once; the rest wait for the gap after that batch.
+            if k.next_flush().is_some_and(|due| due <= start) {
+                failures.extend(k.flush(start));
+            }
+        }
+        let later = start.plus(rules::sets::LOCK_GAP_MS);
+        assert_eq!(k.next_flush(), Some(later));
+        failures.extend(k.flush(later));
+        // Again, with new timeouts: everything is there already, which is no error.
+        k.forget_locks();
+        for (c, p) in clients.iter().zip(&peers) {
+            k.queue_lock(*c, 60, later).unwrap();
+            k.queue_peer(*p, later).unwrap();
+        }
+        failures.extend(k.flush(later.plus(1_000)));
+        (k.stats(), failures)
+    });
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(counting.runs(), 3, "the first lock at once, the rest of the burst in one batch, the repeat in one");
+    assert_eq!((stats.commands, stats.changes, stats.failed), (3, 2000, 0));
+    let locked: std::collections::HashSet<IpAddr> =
+        members(&router, b, "ftwall_locked4").into_iter().chain(members(&router, b, "ftwall_locked6")).collect();
+    let blocked: std::collections::HashSet<IpAddr> =
+        members(&router, b, "ftwall_peers4").into_iter().chain(members(&router, b, "ftwall_peers6")).collect();
+    assert_eq!(locked, clients.iter().copied().collect(), "every client locked, nothing else");
+    assert_eq!(blocked, peers.iter().copied().collect(), "every peer blocked, nothing else");
+
+    // Without the IPv6 sets (rules applied with IPv6 off) a mixed batch fails as a whole,
+    // and is sent again set by set: the IPv4 changes land, the IPv6 ones are reported.
+    let mut v4only = spec.clone();
+    v4only.ipv6 = false;
+    apply_in(&router, &v4only).unwrap();
+    let counting = Counting::default();
+    let exec = counting.clone();
+    let (stats, failures) = router.enter(|| {
+        let mut k = CommandSets::new(b, true, exec);
+        let now = Millis(5);
+        k.queue_peer(ip("198.51.100.201"), now).unwrap();
+        k.queue_peer(ip("2001:db8:3::1"), now).unwrap();
+        k.queue_lock(ip("192.0.2.201"), 60, now).unwrap();
+        let failures = k.flush(now);
+        (k.stats(), failures)
+    });
+    assert_eq!(failures.iter().map(|f| (f.set, f.changes)).collect::<Vec<_>>(), [("ftwall_peers6", 1)], "{failures:?}");
+    assert_eq!((counting.runs(), stats.commands, stats.changes, stats.failed), (4, 4, 2, 1));
+    assert!(members(&router, b, "ftwall_peers4").contains(&ip("198.51.100.201")));
+    assert!(members(&router, b, "ftwall_locked4").contains(&ip("192.0.2.201")));
+
+    router.enter(|| rules::remove(b, &mut SystemExec)).unwrap();
+    nothing_left(&router, b).unwrap();
+}
+
+#[test]
+fn nft_set_updates_are_batched() {
+    batches("nft_set_updates_are_batched", Backend::Nft);
+}
+
+#[test]
+fn iptables_set_updates_are_batched() {
+    batches("iptables_set_updates_are_batched", Backend::Iptables);
 }

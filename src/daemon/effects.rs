@@ -48,17 +48,17 @@ impl Effects {
                 }
             }
             Action::BlockPeer { ip } => {
-                if let Err(e) = self.kernel.block_peer(ip) {
+                if let Err(e) = self.kernel.block_peer(ip, now) {
                     self.troubles.note(Trouble::KernelSet, now, || format!("cannot add peer {ip} to the kernel set: {e}"));
                 }
             }
             Action::Lock { client, secs } => {
-                if let Err(e) = self.kernel.lock(client, secs) {
+                if let Err(e) = self.kernel.lock(client, secs, now) {
                     self.troubles.note(Trouble::KernelSet, now, || format!("cannot lock {client} in the kernel: {e}"));
                 }
             }
             Action::Unlock { client } => {
-                if let Err(e) = self.kernel.unlock(client) {
+                if let Err(e) = self.kernel.unlock(client, now) {
                     self.troubles.note(Trouble::KernelSet, now, || format!("cannot unlock {client} in the kernel: {e}"));
                 }
             }
@@ -77,6 +77,20 @@ impl Effects {
                 }
             }
             Action::Log(event) => self.logger.event(&event),
+        }
+    }
+
+    /// Sends the queued kernel set changes if they are due (see `rules::sets`).
+    pub fn flush_sets_if_due(&mut self, now: Millis) {
+        if self.kernel.next_flush().is_some_and(|due| due <= now) {
+            self.flush_sets(now);
+        }
+    }
+
+    /// Sends the queued kernel set changes now.
+    pub fn flush_sets(&mut self, now: Millis) {
+        for e in self.kernel.flush(now) {
+            self.troubles.note(Trouble::KernelSet, now, || format!("kernel set update failed: {e}"));
         }
     }
 }

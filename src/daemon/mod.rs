@@ -28,6 +28,13 @@
 //!   line do not change.
 //! * SIGUSR1: write the status file now.
 //!
+//! # Kernel sets
+//! Locks, unlocks and blocked peers are queued and sent in batches, one `nft`/`ipset`
+//! command for many elements (see `rules::sets` for when: a lock within 25 ms, the rest
+//! within 250 ms); the loop wakes up for a batch that is due. The status file counts the
+//! commands and the changes (`daemon_set_commands`, `daemon_set_changes`,
+//! `daemon_set_changes_failed`).
+//!
 //! # Failures
 //! A problem with a file (storefile, client directory, status file) or a kernel set
 //! update never stops the firewall: it is logged (at most once a minute per kind) and
@@ -290,7 +297,8 @@ impl Daemon {
                 self.write_status(now);
                 next_status = now.plus(status::INTERVAL_SECS * 1000);
             }
-            let wake = next_tick.min(next_status);
+            self.fx.flush_sets_if_due(now);
+            let wake = next_tick.min(next_status).min(self.fx.kernel.next_flush().unwrap_or(next_tick));
             let timeout = i32::try_from(wake.since(now).min(TICK_MS)).unwrap_or(1000);
             let ready = match queue::wait(&[self.queue.fd(), self.signals.fd()], timeout) {
                 Ok(r) => r,
@@ -470,11 +478,13 @@ impl Daemon {
                 self.fx.troubles.note(Trouble::KernelSet, now, || format!("cannot refill the kernel peer set: {e}"));
             }
             let locked: Vec<(IpAddr, u32)> = self.engine.clients(now).filter(|c| c.locked).map(|c| (c.ip, c.secs_left)).collect();
+            self.fx.kernel.forget_locks();
             for (ip, secs) in locked {
-                if let Err(e) = self.fx.kernel.lock(ip, secs) {
+                if let Err(e) = self.fx.kernel.lock(ip, secs, now) {
                     self.fx.troubles.note(Trouble::KernelSet, now, || format!("cannot lock {ip} in the kernel: {e}"));
                 }
             }
+            self.fx.flush_sets(now);
         }
         self.write_status(now);
     }
@@ -502,6 +512,7 @@ impl Daemon {
     /// Streams the tables into the status file (see [`status::Lines`]).
     fn write_status(&mut self, now: Millis) {
         let (engine, troubles, store, missed) = (&self.engine, &self.fx.troubles, &self.fx.store, self.missed.total);
+        let kernel = &self.fx.kernel;
         let (started, monitor) = (self.started_unix, self.opts.engine.monitor);
         let written = status::write_atomic_with(&self.opts.status_file, |out| {
             let mut l = status::Lines(out);
@@ -517,7 +528,8 @@ impl Daemon {
             }
             let pending = ("daemon_storefile_pending", store.as_ref().map_or(0, |s| s.pending() as u64));
             let own = [pending, ("daemon_queue_missed", missed)];
-            for (name, value) in engine.counters().named().chain(troubles.named()).chain(own) {
+            let sets = kernel.counters();
+            for (name, value) in engine.counters().named().chain(troubles.named()).chain(own).chain(sets) {
                 l.counter(name, value)?;
             }
             Ok(())
@@ -537,6 +549,7 @@ impl Daemon {
                 break;
             }
         }
+        self.fx.flush_sets(monotonic_now());
         if let Some(store) = &mut self.fx.store {
             if let Err(e) = store.sync() {
                 log::error!("storefile {}: {e}; {} peers could not be saved", store.path().display(), store.pending());

@@ -321,20 +321,20 @@ pub fn usable(backend: Backend, exec: &mut dyn Exec) -> bool {
     save(exec, tools(backend, Family::V4)).is_ok() && exec.run("ipset", &["version"], None).is_ok()
 }
 
-/// `ipset` arguments that add `ip` to `set`, or refresh its timeout.
-pub fn add_args(set: &str, ip: IpAddr, secs: Option<u32>) -> Vec<String> {
-    let mut v = vec!["add".to_string(), set.to_string(), ip.to_string()];
-    if let Some(s) = secs {
-        v.push("timeout".into());
-        v.push(s.to_string());
+/// Appends to `out` the `ipset restore` lines of one batch of changes to `set`:
+/// `removes` leave it, `adds` enter it (a timeout replaces the element's old one).
+/// `-exist` on every line: adding what is there or removing what is not is no error.
+pub fn batch_lines(set: &str, removes: &[IpAddr], adds: &[(IpAddr, Option<u32>)], out: &mut String) {
+    use std::fmt::Write;
+    for ip in removes {
+        let _ = writeln!(out, "del {set} {ip} -exist");
     }
-    v.push("-exist".into());
-    v
-}
-
-/// `ipset restore` input that adds many addresses at once.
-pub fn add_many(set: &str, ips: &[IpAddr]) -> String {
-    ips.iter().map(|ip| format!("add {set} {ip} -exist\n")).collect()
+    for (ip, timeout) in adds {
+        let _ = match timeout {
+            Some(secs) => writeln!(out, "add {set} {ip} timeout {secs} -exist"),
+            None => writeln!(out, "add {set} {ip} -exist"),
+        };
+    }
 }
 
 #[cfg(test)]
@@ -531,8 +531,8 @@ mod tests {
     #[test]
     fn ipset_arguments() {
         let ip: IpAddr = "192.0.2.9".parse().unwrap();
-        assert_eq!(add_args("ftwall_locked4", ip, Some(120)), ["add", "ftwall_locked4", "192.0.2.9", "timeout", "120", "-exist"]);
-        assert_eq!(add_args("ftwall_peers4", ip, None), ["add", "ftwall_peers4", "192.0.2.9", "-exist"]);
-        assert_eq!(add_many("ftwall_peers4", &[ip, ip]), "add ftwall_peers4 192.0.2.9 -exist\nadd ftwall_peers4 192.0.2.9 -exist\n");
+        let mut out = String::new();
+        batch_lines("ftwall_locked4", &["192.0.2.8".parse().unwrap()], &[(ip, Some(60)), ("192.0.2.10".parse().unwrap(), None)], &mut out);
+        assert_eq!(out, "del ftwall_locked4 192.0.2.8 -exist\nadd ftwall_locked4 192.0.2.9 timeout 60 -exist\nadd ftwall_locked4 192.0.2.10 -exist\n");
     }
 }

@@ -188,25 +188,33 @@ pub fn usable(exec: &mut dyn Exec) -> bool {
     exec.run("nft", &["-c", "-f", "-"], Some(probe)).is_ok()
 }
 
-fn elem(set: &str, ip: IpAddr, extra: &str) -> String {
-    format!("element {TABLE} {set} {{ {ip}{extra} }}\n")
-}
-
-/// Script that adds `ip` to `set` with a fresh timeout, whether or not it is there
-/// (`add` alone would keep an old element's timeout).
-pub fn refresh_element(set: &str, ip: IpAddr, secs: u32) -> String {
-    format!("add {}delete {}add {}", elem(set, ip, ""), elem(set, ip, ""), elem(set, ip, &format!(" timeout {secs}s")))
-}
-
-/// Script that removes `ip` from `set` if it is there.
-pub fn remove_element(set: &str, ip: IpAddr) -> String {
-    format!("add {}delete {}", elem(set, ip, ""), elem(set, ip, ""))
-}
-
-/// Script that adds `ips` (all of one family) to `set`, without timeout.
-pub fn add_elements(set: &str, ips: &[IpAddr]) -> String {
-    let list = ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", ");
-    format!("add element {TABLE} {set} {{ {list} }}\n")
+/// Appends to `out` the script lines of one batch of changes to `set` (one family):
+/// `removes` leave the set if they are there, `adds` enter it, those with a timeout with
+/// a fresh one (an element already there is taken out first: `add` alone would keep its
+/// old timeout). At most three statements, however many elements; the batch is one
+/// transaction, and adding what is there or removing what is not is no error.
+pub fn batch_script(set: &str, removes: &[IpAddr], adds: &[(IpAddr, Option<u32>)], out: &mut String) {
+    use std::fmt::Write;
+    let renewed = || adds.iter().filter(|(_, t)| t.is_some()).map(|(ip, _)| *ip);
+    if !removes.is_empty() || renewed().next().is_some() {
+        let mut list = String::new();
+        for ip in removes.iter().copied().chain(renewed()) {
+            let sep = if list.is_empty() { "" } else { ", " };
+            let _ = write!(list, "{sep}{ip}");
+        }
+        let _ = write!(out, "add element {TABLE} {set} {{ {list} }}\ndelete element {TABLE} {set} {{ {list} }}\n");
+    }
+    if !adds.is_empty() {
+        let _ = write!(out, "add element {TABLE} {set} {{ ");
+        for (i, (ip, timeout)) in adds.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            let _ = match timeout {
+                Some(secs) => write!(out, "{sep}{ip} timeout {secs}s"),
+                None => write!(out, "{sep}{ip}"),
+            };
+        }
+        out.push_str(" }\n");
+    }
 }
 
 #[cfg(test)]
@@ -299,18 +307,26 @@ mod tests {
     }
 
     #[test]
-    fn element_scripts() {
-        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+    fn a_batch_is_at_most_three_statements_per_set() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let mut out = String::new();
+        batch_script("ftwall_locked4", &[ip("192.0.2.1")], &[(ip("192.0.2.2"), Some(120)), (ip("192.0.2.3"), Some(60))], &mut out);
         assert_eq!(
-            refresh_element("ftwall_locked4", ip, 120),
-            "add element inet ftwall ftwall_locked4 { 192.0.2.7 }\ndelete element inet ftwall ftwall_locked4 { 192.0.2.7 }\nadd element inet ftwall ftwall_locked4 { 192.0.2.7 timeout 120s }\n"
+            out,
+            "add element inet ftwall ftwall_locked4 { 192.0.2.1, 192.0.2.2, 192.0.2.3 }\n\
+             delete element inet ftwall ftwall_locked4 { 192.0.2.1, 192.0.2.2, 192.0.2.3 }\n\
+             add element inet ftwall ftwall_locked4 { 192.0.2.2 timeout 120s, 192.0.2.3 timeout 60s }\n"
         );
+        let mut out = String::new();
+        batch_script("ftwall_peers6", &[], &[(ip("2001:db8::1"), None), (ip("2001:db8::2"), None)], &mut out);
+        assert_eq!(out, "add element inet ftwall ftwall_peers6 { 2001:db8::1, 2001:db8::2 }\n", "plain adds need no delete");
+        let mut out = String::new();
+        batch_script("ftwall_peers4", &[ip("198.51.100.1")], &[], &mut out);
         assert_eq!(
-            remove_element("ftwall_peers6", "2001:db8::1".parse().unwrap()),
-            "add element inet ftwall ftwall_peers6 { 2001:db8::1 }\ndelete element inet ftwall ftwall_peers6 { 2001:db8::1 }\n"
+            out,
+            "add element inet ftwall ftwall_peers4 { 198.51.100.1 }\ndelete element inet ftwall ftwall_peers4 { 198.51.100.1 }\n",
+            "removing what may not be there: add it first"
         );
-        let two = [ip, "198.51.100.1".parse().unwrap()];
-        assert_eq!(add_elements("ftwall_peers4", &two), "add element inet ftwall ftwall_peers4 { 192.0.2.7, 198.51.100.1 }\n");
     }
 
     #[test]
