@@ -412,8 +412,9 @@ mod tests {
         sp.queue = 3;
         let s = render_table(&sp, Family::V4);
         let q: Vec<&str> = s.lines().filter(|l| l.contains("NFQUEUE")).collect();
-        // 11 inspection rules plus the new-UDP rules of a locked client and to a blocked peer.
-        assert_eq!(q.len(), 13);
+        // 14 inspection rules (DNS over TCP: one per WAN and one per LAN interface) plus
+        // the new-UDP rules of a locked client and to a blocked peer.
+        assert_eq!(q.len(), 16);
         assert!(q.iter().all(|l| l.ends_with("-j NFQUEUE --queue-num 3")), "{q:?}");
         sp.inspect = Inspect::CountOnly;
         let s = render_table(&sp, Family::V4);

@@ -283,14 +283,14 @@ mod tests {
         sp.fail_closed = true;
         let s = render(&sp);
         let queued: Vec<&str> = rule_lines(&s).into_iter().filter(|l| l.contains("queue")).collect();
-        // 11 inspection rules plus, for each family, the new-UDP rules of a locked client
-        // and to a blocked peer.
-        assert_eq!(queued.len(), 15);
+        // 14 inspection rules (DNS over TCP: one per WAN and one per LAN interface) plus,
+        // for each family, the new-UDP rules of a locked client and to a blocked peer.
+        assert_eq!(queued.len(), 18);
         assert!(queued.iter().all(|l| l.ends_with("counter queue num 7")), "{queued:?}");
         sp.inspect = Inspect::CountOnly;
         let s = render(&sp);
         assert!(!rule_lines(&s).iter().any(|l| l.contains("queue")), "{s}");
-        assert!(rule_lines(&s).iter().filter(|l| l.ends_with(" counter")).count() == 15);
+        assert!(rule_lines(&s).iter().filter(|l| l.ends_with(" counter")).count() == 18);
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //!   handshake and first payloads; first UDP datagrams), and all DNS answers. Bulk
 //!   traffic of a decided connection never reaches userspace.
 //! * `input` queues UDP answers from the LAN to the router's own flows (the daemon's
-//!   probes) and upstream DNS answers from the WAN to the router's resolver.
-//! * `output` queues the router's resolver answering the LAN.
+//!   probes) and upstream DNS answers (UDP, and the first packets of TCP) from the WAN
+//!   to the router's resolver.
+//! * `output` queues the router's resolver answering the LAN (UDP, and TCP's first packets).
 
 use super::{Iface, RuleSpec, SET_LOCKED4, SET_LOCKED6, SET_PEERS4, SET_PEERS6, TCP_INSPECT_PACKETS, UDP_INSPECT_PACKETS};
 
@@ -225,11 +226,17 @@ pub fn rules(spec: &RuleSpec) -> Vec<Rule<'_>> {
     }
     for w in &spec.wan_ifs {
         add(Chain::Input, None, vec![InIf(w), Proto(L4::Udp), Sport(53), CtDir(Dir::Reply)], Target::Inspect, "upstream DNS answers to the router's resolver");
+        // Over TCP (a truncated UDP answer is asked again over TCP): the answer rides in
+        // the connection's first packets, so only those are queued.
+        let m = vec![InIf(w), Proto(L4::Tcp), Sport(53), CtDir(Dir::Reply), CtPackets(Dir::Reply, TCP_INSPECT_PACKETS)];
+        add(Chain::Input, None, m, Target::Inspect, "upstream DNS answers over TCP to the router's resolver");
     }
 
     add(Chain::Output, None, vec![Passed], Target::Return, "the daemon's own packets and packets it passed");
     for l in &spec.lan_ifs {
         add(Chain::Output, None, vec![OutIf(l), Proto(L4::Udp), Sport(53), CtDir(Dir::Reply)], Target::Inspect, "the router's resolver answering the LAN");
+        let m = vec![OutIf(l), Proto(L4::Tcp), Sport(53), CtDir(Dir::Reply), CtPackets(Dir::Reply, TCP_INSPECT_PACKETS)];
+        add(Chain::Output, None, m, Target::Inspect, "the router's resolver answering the LAN over TCP");
     }
     out
 }

@@ -115,9 +115,9 @@ def call(lab, role, cmd, **args):
     return lab.agent(role).call(cmd, **args)
 
 
-def resolve(lab, host, name, server, family):
-    r = call(lab, host, "resolve", name=name, server=server, qtype=QTYPE[family], timeout=2.0)
-    assert r.get("ok"), f"{host} could not resolve {name} through {server}: {r}"
+def resolve(lab, host, name, server, family, tcp=False):
+    r = call(lab, host, "resolve", name=name, server=server, qtype=QTYPE[family], timeout=2.0, tcp=tcp)
+    assert r.get("ok"), f"{host} could not resolve {name} through {server} (tcp={tcp}): {r}"
     return r["addrs"]
 
 
@@ -166,6 +166,31 @@ def test_dns_names_block_their_addresses_and_lock_the_client(lab, family, world)
     st = status(world)
     assert h["cache"] in st["dns"] and h["meta"] in st["dns"], st
     assert not connects(lab, "lan2", h["cache"]), "a restarted daemon forgot the learned address"
+
+
+def test_dns_answers_over_tcp_block_as_over_udp(lab, family, world):
+    """A resolver asks again over TCP when a UDP answer is truncated; clients may ask over
+    TCP from the start. Both router paths (upstream server -> router's resolver, resolver
+    -> LAN client) and the direct one carry the answer in a TCP connection's first
+    packets, which the rules queue."""
+    a, h = topology.ADDR[family], HOSTS[family]
+    start(world)
+    # A name that matches nothing, over TCP through the router: answered, nothing learned.
+    assert resolve(lab, "lan1", topology.WEB_NAME, a["router_lan"], family, tcp=True) == [a["web"]]
+    assert status(world)["dns"] == {}
+    # The router's resolver forwards a TCP question over TCP.
+    assert resolve(lab, "lan1", "cache0.winmx.com", a["router_lan"], family, tcp=True) == [h["cache"]]
+    assert not connects(lab, "lan1", h["cache"]), "connected to an address learned from a DNS answer over TCP"
+    st = status(world)
+    assert st["dns"].get(h["cache"]) == "cache0.winmx.com", st
+    assert st["clients"].get(a["lan1"]) == "dns", st
+    # Directly from the internet server, over TCP.
+    assert resolve(lab, "lan2", "server.napster.com", h["dns"], family, tcp=True) == [h["meta"]]
+    assert not connects(lab, "lan2", h["meta"])
+    st = status(world)
+    assert h["meta"] in st["dns"] and st["clients"].get(a["lan2"]) == "dns", st
+    forwarded = open(os.path.join(lab.workdir, "dns-inet.log")).read()
+    assert "cache0.winmx.com" in forwarded, "the router's resolver never asked upstream"
 
 
 def test_answers_for_the_router_the_lan_or_loopback_block_nothing(lab, family, world):

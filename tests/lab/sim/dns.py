@@ -1,4 +1,5 @@
-"""A minimal DNS stub resolver (RFC 1035): one A or AAAA question over UDP."""
+"""A minimal DNS stub resolver (RFC 1035): one A or AAAA question over UDP, or over TCP
+(each message behind a two-byte length, RFC 1035 4.2.2; RFC 7766)."""
 
 import os
 import socket
@@ -46,17 +47,33 @@ def parse_answer(msg, qid, qtype):
     return out
 
 
-def query(server, name, qtype="A", timeout=2.0):
+def _recv_exactly(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise ValueError(f"the server closed the connection after {len(data)} of {n} bytes")
+        data += chunk
+    return data
+
+
+def query(server, name, qtype="A", timeout=2.0, tcp=False):
     qid, q = build_query(name, qtype)
-    with socket.socket(family_of(server), socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        s.sendto(q, (server, 53))
-        msg, _ = s.recvfrom(4096)
+    if tcp:
+        with socket.create_connection((server, 53), timeout=timeout) as s:
+            s.sendall(struct.pack(">H", len(q)) + q)
+            (n,) = struct.unpack(">H", _recv_exactly(s, 2))
+            msg = _recv_exactly(s, n)
+    else:
+        with socket.socket(family_of(server), socket.SOCK_DGRAM) as s:
+            s.settimeout(timeout)
+            s.sendto(q, (server, 53))
+            msg, _ = s.recvfrom(4096)
     return parse_answer(msg, qid, qtype)
 
 
-def resolve(report, name, server, qtype="A", timeout=2.0):
+def resolve(report, name, server, qtype="A", timeout=2.0, tcp=False):
     try:
-        return {"ok": True, "addrs": query(server, name, qtype, timeout)}
+        return {"ok": True, "addrs": query(server, name, qtype, timeout, tcp)}
     except (OSError, ValueError) as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
