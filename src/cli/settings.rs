@@ -179,8 +179,8 @@ fn settings(m: &Matches) -> Result<Settings, String> {
         None => DEFAULT_LOCK_SECS,
     };
     s.client_dir = m.opt_str("c").map(PathBuf::from);
-    s.syslog = letters(&m.opt_strs("l"), "-l")?;
-    s.stderr = letters(&m.opt_strs("L"), "-L")?;
+    s.syslog = letters(&m.opt_strs("l"), "-l", &mut s.warnings)?;
+    s.stderr = letters(&m.opt_strs("L"), "-L", &mut s.warnings)?;
     // -d's DNS letters (ftwall 2's debug classes) show DNS events on stderr.
     if let Some(what) = &s.debug {
         s.stderr.dns_queries |= what.contains(['A', 'd', 'D']);
@@ -283,11 +283,17 @@ fn number<T: TryFrom<u64>>(v: &str, opt: &str, min: u64, max: u64) -> Result<T, 
     T::try_from(n).map_err(|_| format!("{opt}: {n} is too large"))
 }
 
-fn letters(sets: &[String], opt: &str) -> Result<LogMask, String> {
+fn letters(sets: &[String], opt: &str, warnings: &mut Vec<String>) -> Result<LogMask, String> {
     sets.iter().try_fold(LogMask::default(), |acc, set| {
-        LogMask::parse(set)
+        // ftwall 2's `x` logged its external command packets. Those do not exist here
+        // (signals and `ftwall status` replace them), so an old command line keeps working
+        // and is told so, rather than being refused.
+        if set.contains('x') {
+            warnings.push(format!("{opt}: letter 'x' (ftwall 2's external command packets) has no effect: there are no command packets"));
+        }
+        LogMask::parse(&set.replace('x', ""))
             .map(|m| acc.union(m))
-            .map_err(|c| format!("{opt}: unknown event letter '{c}' (use {})", LogMask::LETTERS))
+            .map_err(|c| format!("{opt}: unknown event letter '{c}' (use {}, or x, which does nothing)", LogMask::LETTERS))
     })
 }
 
@@ -440,5 +446,14 @@ mod tests {
         assert!(parse(&["-b".to_string(), "1\n2".to_string()]).unwrap_err().contains("'1\\n2'"));
         assert_eq!(parse(&args("--help")).unwrap(), Request::Help);
         assert_eq!(parse(&args("-V")).unwrap(), Request::Version);
+    }
+
+    #[test]
+    fn ftwall2_x_letter_is_accepted_with_a_warning() {
+        let s = run("-l cpx -L u");
+        assert!(s.syslog.clients && s.syslog.peers && s.stderr.udp_dropped);
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(s.warnings[0].starts_with("-l: letter 'x'"), "{:?}", s.warnings);
+        assert!(run("-l cp").warnings.is_empty());
     }
 }

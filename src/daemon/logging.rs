@@ -23,6 +23,9 @@ pub struct LogSetup {
     pub stderr_events: LogMask,
     /// `-d`: debug detail, and new peers printed on stdout as the original did.
     pub debug: bool,
+    /// `-d l` (or `-d A`): every line sent to syslog is copied to stdout, as ftwall 2 did,
+    /// so a foreground run shows what the system log will hold.
+    pub syslog_to_stdout: bool,
 }
 
 pub struct Logger {
@@ -78,6 +81,9 @@ impl Logger {
     fn to_syslog(&self, severity: Severity, text: &str) {
         if let Ok(mut s) = self.syslog.lock() {
             s.send(severity, text);
+        }
+        if self.setup.syslog_to_stdout {
+            let _ = writeln!(std::io::stdout(), "ftwall: {text}");
         }
     }
 }

@@ -103,6 +103,7 @@ pub fn run_with(mut opts: Settings, accept_as: AcceptAs) -> i32 {
         syslog_events: opts.syslog,
         stderr_events: opts.stderr,
         debug: opts.debug.as_deref().is_some_and(|w| w != "-"),
+        syslog_to_stdout: opts.debug.as_deref().is_some_and(|w| w.contains(['A', 'l'])),
     });
     install_panic_hook();
     let mut d = match Daemon::start(opts, accept_as, logger) {
