@@ -53,7 +53,7 @@ const OPTIONS: &[Opt] = &[
     once("storefile", Some('f'), &["@tmp"], &[]),
     once("lock-time", Some('t'), &["0", "120", "604800"], &["604801", "abc", "-5", "1.5", "", "99999999999999999999"]),
     once("client-dir", Some('c'), &["@tmp"], &[]),
-    multi("syslog", Some('l'), &["uUtTcpm", "", "daD"], &["x", "utx", " ", "U T"]),
+    multi("syslog", Some('l'), &["uUtTcpm", "", "daD", "x"], &["utxk", "y", " ", "U T"]),
     multi("stderr", Some('L'), &["uUtTcpm", "p"], &["q", "-", "pp!"]),
     multi("router-addr", Some('a'), &["192.168.1.1", "2001:db8::1"], &["notanip", "192.168.1.256", "192.168.1.0/24", "", "1.2.3"]),
     once("dns-training", Some('D'), &["@tmp"], &[]),
