@@ -3,6 +3,8 @@
 //! implementation could replace the tools later.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use super::RulesError;
@@ -21,16 +23,26 @@ pub struct SystemExec;
 
 const EXTRA_PATH: &str = "/usr/sbin:/sbin:/usr/bin:/bin";
 
+/// The file `prog` names: the first executable `prog` in PATH, then in EXTRA_PATH (the
+/// tool's own search path is left alone: setting an environment variable for the child
+/// costs std's whole environment map, about 4.6 KB of each router binary).
+fn find_tool(prog: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(std::env::split_paths(EXTRA_PATH))
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(prog))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
 impl Exec for SystemExec {
     fn run(&mut self, prog: &str, args: &[&str], input: Option<&str>) -> Result<String, RulesError> {
-        let path = match std::env::var("PATH") {
-            Ok(p) if !p.is_empty() => format!("{p}:{EXTRA_PATH}"),
-            _ => EXTRA_PATH.to_string(),
-        };
+        let file = find_tool(prog).ok_or_else(|| RulesError::MissingTool(prog.to_string()))?;
         let what = || format!("{prog} {}", args.join(" "));
-        let mut child = Command::new(prog)
+        let mut child = Command::new(file)
+            .arg0(prog)
             .args(args)
-            .env("PATH", path)
             .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
