@@ -55,14 +55,14 @@ fn main() {
     eprintln!("null_queue: bound queue {}", q.number());
     loop {
         let ready = queue::wait(&[q.fd(), signals.fd()], 1000).expect("poll");
-        let req = signals.take();
+        let req = signals.take_if(ready[1]);
         if req.status || req.stop {
             report(verdicts);
         }
         if req.stop {
             return;
         }
-        if ready.first() == Some(&true) {
+        if ready[0] {
             for _ in 0..BATCH {
                 match q.recv() {
                     Ok(Some(msg)) => {

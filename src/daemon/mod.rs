@@ -308,7 +308,7 @@ impl Daemon {
                     return 1;
                 }
             };
-            let req = self.signals.take();
+            let req = self.signals.take_if(ready[1]);
             now = monotonic_now();
             if req.stop {
                 log::info!("stopping on a signal");
@@ -321,22 +321,22 @@ impl Daemon {
                 self.write_status(now);
                 next_status = now.plus(status::INTERVAL_SECS * 1000);
             }
-            if ready.first() == Some(&true) {
-                self.drain(BATCH);
+            if ready[0] {
+                self.drain(BATCH, now);
                 now = monotonic_now();
             }
         }
     }
 
-    /// Handles up to `max` queued packets.
-    fn drain(&mut self, max: usize) -> usize {
+    /// Handles up to `max` queued packets, all at the time `now`: a batch takes well
+    /// under a millisecond, the engine's resolution, so one clock read does for all.
+    fn drain(&mut self, max: usize, now: Millis) -> usize {
         let mut n = 0;
         while n < max {
             match self.queue.recv() {
-                Ok(Some(msg)) => self.handle(msg),
+                Ok(Some(msg)) => self.handle(msg, now),
                 Ok(None) => break,
                 Err(e) => {
-                    let now = monotonic_now();
                     self.fx.troubles.note(Trouble::Recv, now, || format!("cannot read from the queue: {e}"));
                     break;
                 }
@@ -346,8 +346,7 @@ impl Daemon {
         n
     }
 
-    fn handle(&mut self, msg: nfq::Message) {
-        let now = monotonic_now();
+    fn handle(&mut self, msg: nfq::Message, now: Millis) {
         let missed = self.missed.see(msg.get_packet_id());
         if missed > 0 {
             let fate = if self.opts.fail_closed { "dropped" } else { "passed unexamined (fail-open)" };
@@ -370,6 +369,9 @@ impl Daemon {
         };
         if let Err(e) = self.queue.verdict(msg, verdict, accept_as) {
             self.fx.troubles.note(Trouble::Verdict, now, || format!("cannot give a verdict: {e}"));
+        }
+        if self.actions.is_empty() {
+            return;
         }
         let Daemon { actions, fx, .. } = self;
         let done = guarded(|| {
@@ -546,7 +548,7 @@ impl Daemon {
         // Packets already queued get their verdicts instead of being dropped with the
         // socket; bounded, so a flood cannot hold the stop up.
         for _ in 0..16 {
-            if self.drain(BATCH) == 0 {
+            if self.drain(BATCH, monotonic_now()) == 0 {
                 break;
             }
         }

@@ -119,19 +119,20 @@ fn is_netfilter_socket(fd: RawFd) -> bool {
 }
 
 /// Waits until one of `fds` is readable or `timeout_ms` passes. Returns which are
-/// readable; a signal ends the wait early with nothing readable.
-pub fn wait(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
-    let mut p: Vec<libc::pollfd> = fds.iter().map(|&fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }).collect();
+/// readable; a signal ends the wait early with nothing readable. No allocation: the
+/// loop calls it at every wake-up.
+pub fn wait<const N: usize>(fds: &[RawFd; N], timeout_ms: i32) -> io::Result<[bool; N]> {
+    let mut p = fds.map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
     // SAFETY: `p` is a valid array of pollfd of the given length.
-    let n = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
+    let n = unsafe { libc::poll(p.as_mut_ptr(), N as libc::nfds_t, timeout_ms) };
     if n < 0 {
         let e = io::Error::last_os_error();
         if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(vec![false; fds.len()]);
+            return Ok([false; N]);
         }
         return Err(e);
     }
-    Ok(p.iter().map(|x| x.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0).collect())
+    Ok(p.map(|x| x.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0))
 }
 
 #[cfg(test)]
@@ -160,8 +161,8 @@ mod tests {
         let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         use std::os::fd::AsRawFd;
-        assert_eq!(wait(&[a.as_raw_fd(), b.as_raw_fd()], 10).unwrap(), vec![false, false]);
+        assert_eq!(wait(&[a.as_raw_fd(), b.as_raw_fd()], 10).unwrap(), [false, false]);
         a.send_to(b"x", b.local_addr().unwrap()).unwrap();
-        assert_eq!(wait(&[a.as_raw_fd(), b.as_raw_fd()], 1000).unwrap(), vec![false, true]);
+        assert_eq!(wait(&[a.as_raw_fd(), b.as_raw_fd()], 1000).unwrap(), [false, true]);
     }
 }

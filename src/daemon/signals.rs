@@ -84,6 +84,21 @@ impl Signals {
         let mut buf = [0u8; 64];
         // SAFETY: reading into a local buffer from our own non-blocking pipe.
         while unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        self.take_flags()
+    }
+
+    /// Takes the pending requests, or [`take`](Self::take)s them when `pipe_ready` (the
+    /// wait saw the pipe readable): a loop that polls the pipe saves a read per wake-up.
+    /// A signal that comes after the wait leaves its byte for the next one.
+    pub fn take_if(&self, pipe_ready: bool) -> Requests {
+        if pipe_ready {
+            self.take()
+        } else {
+            self.take_flags()
+        }
+    }
+
+    fn take_flags(&self) -> Requests {
         Requests {
             stop: STOP.load(Ordering::SeqCst),
             reload: RELOAD.swap(false, Ordering::SeqCst),
@@ -108,5 +123,16 @@ mod tests {
         let r = s.take();
         assert!(r.status && !r.reload && !r.stop);
         assert_eq!(s.take(), Requests::default(), "requests are taken once");
+
+        // Without a look at the pipe the flag is still seen, and the byte left for the
+        // next wait; with one, the pipe is emptied.
+        // SAFETY: as above.
+        unsafe { libc::raise(libc::SIGUSR1) };
+        assert!(s.take_if(false).status);
+        // SAFETY: one valid pollfd.
+        assert_eq!(unsafe { libc::poll(&mut pfd, 1, 0) }, 1, "the byte is still there");
+        assert_eq!(s.take_if(true), Requests::default());
+        // SAFETY: one valid pollfd.
+        assert_eq!(unsafe { libc::poll(&mut pfd, 1, 0) }, 0, "the pipe is empty");
     }
 }
