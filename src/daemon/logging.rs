@@ -68,7 +68,7 @@ impl Logger {
             if to_syslog {
                 self.to_syslog(Severity::Info, &text);
             } else {
-                let _ = writeln!(std::io::stderr(), "ftwall: {text}");
+                to_stderr(format_args!("ftwall: {text}\n"));
             }
         }
         if self.setup.debug {
@@ -109,11 +109,22 @@ impl Log for Logger {
         }
         {
             // Once detached, stderr is /dev/null.
-            let _ = writeln!(std::io::stderr(), "ftwall: {}: {}", r.level().as_str().to_ascii_lowercase(), text);
+            to_stderr(format_args!("ftwall: {}: {text}\n", r.level().as_str().to_ascii_lowercase()));
         }
     }
 
     fn flush(&self) {}
+}
+
+/// Writes one line to stderr in one write call: stderr is unbuffered, and `writeln!`
+/// on it makes a system call per piece of the format (three per event line, under a
+/// flood of new sources the daemon's most frequent call), and lets lines of two
+/// processes sharing the log interleave.
+fn to_stderr(line: std::fmt::Arguments<'_>) {
+    let mut buf = String::with_capacity(160);
+    if std::fmt::Write::write_fmt(&mut buf, line).is_ok() {
+        let _ = std::io::stderr().write_all(buf.as_bytes());
+    }
 }
 
 /// The letters that select an event (any one of them will do).

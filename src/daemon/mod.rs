@@ -178,7 +178,7 @@ impl Daemon {
         };
 
         let store = opts.storefile.as_deref().map(|path| {
-            let (store, report) = PeerStore::open(path);
+            let (store, report) = PeerStore::open(path, engine.capacities().peers);
             let fresh = preload(&mut engine, path, &report, now);
             if !opts.engine.monitor {
                 if let Err(e) = kernel.block_peers(&fresh) {
@@ -607,14 +607,25 @@ fn table_seed() -> u32 {
 
 /// Hands the storefile's peers to the engine; returns the ones new to it (for the kernel).
 fn preload(engine: &mut Engine, path: &FsPath, report: &peerstore::Report, now: Millis) -> Vec<IpAddr> {
-    for e in &report.loaded.errors {
-        log::warn!("storefile {} {e}: skipped", path.display());
+    let l = &report.loaded;
+    if l.skipped_bytes > 0 {
+        log::warn!("storefile {} is too big: only its last part was read ({} bytes before it skipped)", path.display(), l.skipped_bytes);
     }
-    if report.loaded.duplicates > 0 {
-        log::info!("storefile {}: {} duplicate lines dropped", path.display(), report.loaded.duplicates);
+    let after = if l.skipped_bytes > 0 { " of the part read" } else { "" };
+    for e in &l.errors {
+        log::warn!("storefile {} {e}{after}: skipped", path.display());
+    }
+    if l.more_errors > 0 {
+        log::warn!("storefile {}: {} more unreadable lines skipped", path.display(), l.more_errors);
+    }
+    if l.duplicates > 0 {
+        log::info!("storefile {}: {} duplicate lines dropped", path.display(), l.duplicates);
+    }
+    if l.dropped > 0 {
+        log::info!("storefile {}: kept its newest {} peers, {} older ones dropped", path.display(), l.entries.len(), l.dropped);
     }
     if report.rewritten {
-        log::info!("storefile {} rewritten without its bad lines", path.display());
+        log::info!("storefile {} rewritten with its {} good entries", path.display(), l.entries.len());
     }
     if let Some(p) = &report.problem {
         log::error!("storefile: {p}; learned peers are kept in memory until it can be written");
