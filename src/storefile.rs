@@ -9,6 +9,8 @@
 //! number and skipped. The daemon appends one line per new peer and, when a file held bad
 //! lines or duplicates, rewrites it atomically (temporary file, fsync, rename), so an
 //! already-learned peer is never lost and a power cut costs at most the line being written.
+//! Reading takes bounded memory whatever the file holds ([`load_newest`]), and the daemon
+//! keeps the file to twice its peer table ([`keep_last_lines`]).
 
 use std::collections::HashSet;
 use std::fmt;

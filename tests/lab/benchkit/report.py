@@ -245,10 +245,9 @@ class Report:
         self.w("FastTrack pings from distinct LAN addresses to distinct peers: clients, peers and flows over")
         self.w("capacity), then a flood of pings, each from a new source address to a new peer, until the")
         self.w("daemon has seen a million of them (the build the goal is read on; other builds a fifth of")
-        self.w("that). Monitor mode because, enforcing, each new client and peer")
-        self.w("costs a set-update command (`nft` or `ipset`), and the daemon then sees a few hundred new")
-        self.w("sources per second (the rest pass fail-open): a million would take an hour. The engine's")
-        self.w("tables fill the same way in both modes.")
+        self.w("that). Monitor mode, so that the figure is the engine's and the daemon's memory, not the")
+        self.w("kernel sets' (enforcing, every new client and peer also enters a kernel set, in batched")
+        self.w("`nft`/`ipset` commands). The engine's tables fill the same way in both modes.")
         self.w()
         judged = runs[-1]
         for run in runs:
