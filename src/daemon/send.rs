@@ -3,7 +3,14 @@
 //! ordinary UDP sockets for the probes (from the router itself to a LAN client).
 //!
 //! Both are opened before capabilities are dropped: sending on an open raw socket needs
-//! no privilege. Either family may be missing (a kernel without IPv6, `--no-ipv6`); a
+//! no privilege.
+//!
+//! Sends never wait. A datagram to a LAN address waits in the kernel for neighbour
+//! discovery, charged to the socket's send buffer; addresses that never answer (a flood
+//! from spoofed sources) fill that buffer for the three seconds discovery takes, and a
+//! blocking send would stop the whole daemon that long (everything queued meanwhile
+//! passes unexamined). A send that would wait fails instead, and is counted and logged
+//! like any other. Either family may be missing (a kernel without IPv6, `--no-ipv6`); a
 //! send in a missing family fails with an error the caller logs.
 
 use std::io;
@@ -39,6 +46,9 @@ impl Senders {
         } else {
             None
         };
+        for sock in probe4.iter().chain(&probe6) {
+            sock.set_nonblocking(true)?;
+        }
         if let Some(mark) = mark {
             let fds = [raw4.as_ref().map(|f| f.as_raw_fd()), raw6.as_ref().map(|f| f.as_raw_fd())]
                 .into_iter()
@@ -122,7 +132,7 @@ fn send_raw(fd: &OwnedFd, dst: IpAddr, packet: &[u8]) -> io::Result<()> {
                     fd.as_raw_fd(),
                     packet.as_ptr().cast(),
                     packet.len(),
-                    0,
+                    libc::MSG_DONTWAIT,
                     (&sa as *const libc::sockaddr_in).cast(),
                     mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
                 )
@@ -140,7 +150,7 @@ fn send_raw(fd: &OwnedFd, dst: IpAddr, packet: &[u8]) -> io::Result<()> {
                     fd.as_raw_fd(),
                     packet.as_ptr().cast(),
                     packet.len(),
-                    0,
+                    libc::MSG_DONTWAIT,
                     (&sa as *const libc::sockaddr_in6).cast(),
                     mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
                 )
