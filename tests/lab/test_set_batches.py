@@ -3,7 +3,8 @@ router. Kernel set updates: 500 LAN hosts that each ping a different FastTrack p
 all end up locked, and their peers blocked, in the kernel sets, with far fewer
 `nft`/`ipset` processes than elements (the daemon batches its set updates). The
 storefile: after more distinct peers than twice the engine's peer table, it holds at
-most twice the table (the newest peers), and the daemon starts again from it.
+most twice the table (the newest peers), and the daemon starts again from it. Sources
+that never answer neighbour discovery must not stall the daemon.
 
 The processes are counted by wrappers that stand first on the daemon's PATH and log each
 start before running the real tool, so the count does not rely on the daemon's word.
@@ -137,3 +138,26 @@ def test_the_storefile_stays_bounded_under_a_flood_of_distinct_peers(lab, ftwall
     fw.start(lock_secs=120, monitor=True)
     again = fw.status()["peers"]
     assert again <= stored and len(again) >= PEER_TABLE // 2, len(again)
+
+
+def test_a_flood_from_sources_that_never_answer_does_not_stall_the_daemon(lab, ftwall, tmpfs_client_dir, tmp_path):
+    """srcflood's sources are made up: nothing answers the router's neighbour discovery
+    for them, so the spoofed pongs to them wait in the kernel and fill the raw socket's
+    send buffer. A daemon whose sends wait for room stops for seconds at a time and the
+    flood passes it unexamined; it must go on and see (nearly) every packet."""
+    fw = ftwall
+    fw.start(lock_secs=120)
+    sent = 5000
+    src_flood(lab, tmp_path, sent, 5000, 1)
+    last = {}
+
+    def settled():
+        c = fw.counters()
+        done = c["packets"] == last.get("packets")
+        last.update(c)
+        return done
+
+    wait_until(settled, 30, "the daemon to work off the flood", interval=1.0)
+    c = fw.counters()
+    assert c["packets"] >= 0.8 * sent, f"the daemon saw {c['packets']} of {sent} packets: {c}"
+    assert len(fw.locked(6)) >= 0.8 * sent, len(fw.locked(6))
