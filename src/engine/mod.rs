@@ -272,7 +272,9 @@ impl Engine {
         let protocols = self.config.protocols;
 
         let fresh = || Flow { last_seen: now, view: crate::detect::FlowView::NEW, state: FlowState::Inspecting };
-        let (flow, evicted) = self.flows.get_or_insert_with(key, fresh, |f| f.last_seen.0);
+        // The table keeps the flows' use times itself (a wrapping millisecond clock), so a
+        // new flow in a full bucket does not read all its neighbours to pick one to evict.
+        let (flow, evicted) = self.flows.touch_or_insert_with(key, fresh, now.0 as u32);
         if evicted.is_some() {
             bump(&mut self.counters.flows_evicted);
         }

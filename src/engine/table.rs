@@ -80,6 +80,9 @@ struct Spot {
 pub struct Table<K: Key, V, const WAYS: usize> {
     /// `tags[b][i]` is the tag of `buckets[b][i]`; slots past the bucket's length are unused.
     tags: Box<[[u16; WAYS]]>,
+    /// `stamps[b][i]`: when `buckets[b][i]` was last used, for tables used through
+    /// [`Table::touch_or_insert_with`] only (see there).
+    stamps: Box<[[u32; WAYS]]>,
     buckets: Box<[HVec<(K, V), WAYS>]>,
     seed: u32,
     len: usize,
@@ -93,7 +96,8 @@ impl<K: Key, V, const WAYS: usize> Table<K, V, WAYS> {
         let n = buckets.max(1).next_power_of_two();
         let buckets = (0..n).map(|_| HVec::new()).collect::<Vec<_>>().into_boxed_slice();
         let tags = vec![[0u16; WAYS]; n].into_boxed_slice();
-        Table { tags, buckets, seed, len: 0 }
+        let stamps = vec![[0u32; WAYS]; n].into_boxed_slice();
+        Table { tags, stamps, buckets, seed, len: 0 }
     }
 
     pub fn capacity(&self) -> usize {
@@ -154,7 +158,7 @@ impl<K: Key, V, const WAYS: usize> Table<K, V, WAYS> {
             self.buckets[at.bucket][i].1 = v;
             return None;
         }
-        let (_, evicted) = self.add(k, v, at, rank);
+        let (_, evicted) = self.add(k, v, at, rank, None);
         evicted
     }
 
@@ -166,19 +170,41 @@ impl<K: Key, V, const WAYS: usize> Table<K, V, WAYS> {
         match self.position(&k, at) {
             Some(i) => (&mut self.buckets[at.bucket][i].1, None),
             None => {
-                let (i, evicted) = self.add(k, make(), at, rank);
+                let (i, evicted) = self.add(k, make(), at, rank, None);
                 (&mut self.buckets[at.bucket][i].1, evicted)
             }
         }
     }
 
+    /// The value of `k`, inserted with `make` if missing, marked as used at `stamp` (a
+    /// wrapping clock, e.g. milliseconds). A full bucket evicts the entry used longest ago,
+    /// which is returned too: least recently used, read from one small array of stamps
+    /// rather than from every entry of the bucket (which `rank` closures have to read).
+    /// Ages are compared with wrapping arithmetic, so the clock may wrap as long as no
+    /// entry goes unused for half its range. A table used through this method must be
+    /// used through it alone: other methods leave the stamps as they are.
+    pub fn touch_or_insert_with(&mut self, k: K, make: impl FnOnce() -> V, stamp: u32) -> (&mut V, Option<(K, V)>) {
+        let at = self.spot(&k);
+        let (i, evicted) = match self.position(&k, at) {
+            Some(i) => (i, None),
+            None => {
+                let stamps = &self.stamps[at.bucket];
+                let oldest = (0..self.buckets[at.bucket].len()).max_by_key(|&i| stamp.wrapping_sub(stamps[i]));
+                self.add(k, make(), at, |_| 0, oldest)
+            }
+        };
+        self.stamps[at.bucket][i] = stamp;
+        (&mut self.buckets[at.bucket][i].1, evicted)
+    }
+
     /// Adds a key known to be missing; returns its index in the bucket and what it evicted.
-    fn add(&mut self, k: K, v: V, at: Spot, rank: impl Fn(&V) -> u64) -> (usize, Option<(K, V)>) {
+    /// A full bucket evicts `victim` if given, else the entry with the lowest `rank`.
+    fn add(&mut self, k: K, v: V, at: Spot, rank: impl Fn(&V) -> u64, victim: Option<usize>) -> (usize, Option<(K, V)>) {
         let bucket = &mut self.buckets[at.bucket];
         let tags = &mut self.tags[at.bucket];
         if bucket.is_full() {
             // WAYS > 0 (checked when the table is made), so a full bucket has a lowest entry.
-            let i = (0..bucket.len()).min_by_key(|&i| rank(&bucket[i].1)).unwrap_or(0);
+            let i = victim.filter(|&i| i < bucket.len()).unwrap_or_else(|| (0..bucket.len()).min_by_key(|&i| rank(&bucket[i].1)).unwrap_or(0));
             // Replaced in place, so the tags stay in step with the entries.
             let old = std::mem::replace(&mut bucket[i], (k, v));
             tags[i] = at.tag;
@@ -197,6 +223,7 @@ impl<K: Key, V, const WAYS: usize> Table<K, V, WAYS> {
         let bucket = &mut self.buckets[b];
         let last = bucket.len() - 1;
         self.tags[b][i] = self.tags[b][last];
+        self.stamps[b][i] = self.stamps[b][last];
         self.len -= 1;
         bucket.swap_remove(i)
     }
@@ -323,5 +350,34 @@ mod tests {
         let (v, gone) = t.get_or_insert_with(ip(3), || 8, |v| *v);
         assert_eq!((*v, gone), (8, Some((ip(1), 6))));
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn touch_or_insert_evicts_the_least_recently_used() {
+        let mut t: Table<IpAddr, u64, 4> = Table::new(1, 5);
+        for n in 0..4u32 {
+            t.touch_or_insert_with(ip(n), || u64::from(n), 100 + n);
+        }
+        // ip 0 is used again, so ip 1 is now the one used longest ago.
+        let (v, gone) = t.touch_or_insert_with(ip(0), || 99, 200);
+        assert_eq!((*v, gone), (0, None));
+        let (_, gone) = t.touch_or_insert_with(ip(10), || 10, 201);
+        assert_eq!(gone, Some((ip(1), 1)));
+        // Across the clock's wrap: stamps just below u32::MAX are older than small ones.
+        let mut t: Table<IpAddr, u64, 2> = Table::new(1, 5);
+        t.touch_or_insert_with(ip(1), || 1, u32::MAX - 5);
+        t.touch_or_insert_with(ip(2), || 2, 3);
+        let (_, gone) = t.touch_or_insert_with(ip(3), || 3, 10);
+        assert_eq!(gone, Some((ip(1), 1)));
+        // Removal moves the last entry's stamp with it.
+        let mut t: Table<IpAddr, u64, 3> = Table::new(1, 5);
+        for (n, stamp) in [(1, 5), (2, 30), (3, 60)] {
+            t.touch_or_insert_with(ip(n), || u64::from(n), stamp);
+        }
+        // ip 3 moves into ip 1's slot: with ip 1's stamp (5) it would be evicted next.
+        assert_eq!(t.remove(&ip(1)), Some(1));
+        t.touch_or_insert_with(ip(4), || 4, 70);
+        let (_, gone) = t.touch_or_insert_with(ip(5), || 5, 80);
+        assert_eq!(gone, Some((ip(2), 2)), "ip 2 (stamp 30) is the oldest");
     }
 }

@@ -16,8 +16,8 @@ FLAT_KIB = 64
 BREAKDOWN = """Where it goes: the engine's four tables are allocated once, at start, and never grow:
 flows 8,192 x 144 B (a 42-byte key, two 28-byte first-payload prefixes, counters, and a
 24-byte state holding a `&'static str`), peers 8,192 x 48 B, clients 1,024 x 160 B, DNS
-addresses 1,024 x 88 B, plus each bucket's length and a 2-byte hash tag per entry (what
-lets a lookup miss without reading the entries): about 1.8 MiB on 64-bit targets, less on
+addresses 1,024 x 88 B, plus each bucket's length and, per entry, a 2-byte hash tag (a
+lookup misses without reading the entries) and a 4-byte use stamp (eviction reads no entry): about 1.8 MiB on 64-bit targets, less on
 32-bit MIPS where a `&str` is 8 bytes. Then the program's own pages (its code as far as it
 runs) and, on the host build, glibc's. Two growths found by this benchmark are fixed: the
 storefile's de-duplication set kept every peer ever written (61 MiB after a million distinct
