@@ -61,6 +61,19 @@ def src_flood(lab, tmp_path, count, rate, first):
     assert int(out.split()[1]) == count, out
 
 
+def work_off(fw):
+    """Waits until the daemon's packet counter stops moving: the flood is worked off."""
+    last = {}
+
+    def settled():
+        c = fw.counters()
+        done = c["packets"] == last.get("packets")
+        last.update(c)
+        return done
+
+    wait_until(settled, 30, "the daemon to work off the flood", interval=1.0)
+
+
 def test_a_burst_of_new_sources_reaches_the_kernel_sets_in_few_commands(lab, ftwall, tmp_path):
     fw = ftwall
     path, log = counting_path(tmp_path)
@@ -108,15 +121,7 @@ def test_the_storefile_stays_bounded_under_a_flood_of_distinct_peers(lab, ftwall
     sent = 5 * PEER_TABLE // 2
     src_flood(lab, tmp_path, sent, 2000, 1)
     # Every ping the daemon saw names a new peer (some may have passed it, fail-open).
-    last = {}
-
-    def settled():
-        c = fw.counters()
-        done = c["packets"] == last.get("packets")
-        last.update(c)
-        return done
-
-    wait_until(settled, 30, "the daemon to work off the flood", interval=1.0)
+    work_off(fw)
     counters = fw.counters()
     seen = counters["packets"]
     assert seen > 2 * PEER_TABLE, f"the flood must outgrow the bound to test it: {counters}"
@@ -149,15 +154,7 @@ def test_a_flood_from_sources_that_never_answer_does_not_stall_the_daemon(lab, f
     fw.start(lock_secs=120)
     sent = 5000
     src_flood(lab, tmp_path, sent, 5000, 1)
-    last = {}
-
-    def settled():
-        c = fw.counters()
-        done = c["packets"] == last.get("packets")
-        last.update(c)
-        return done
-
-    wait_until(settled, 30, "the daemon to work off the flood", interval=1.0)
+    work_off(fw)
     c = fw.counters()
     assert c["packets"] >= 0.8 * sent, f"the daemon saw {c['packets']} of {sent} packets: {c}"
     assert len(fw.locked(6)) >= 0.8 * sent, len(fw.locked(6))
