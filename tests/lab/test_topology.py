@@ -69,6 +69,19 @@ def _start_holder(tmp_path, args):
     return p, names
 
 
+def _wait_for_exit(p, what, timeout=60):
+    """Waits for the interrupted run to finish its cleanup. The limit is generous (removing
+    namespaces can wait on the kernel's cleanup of earlier ones on a busy machine); past it
+    the run is killed, its leftovers swept, and the failure shows what the run printed."""
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(timeout=10)
+        netns.sweep_stale()
+        raise AssertionError(f"still running {timeout} s after {what}; it printed: {p.stderr.read().decode()[-3000:]}")
+
+
 def _gone(names):
     return not set(names) & set(netns.listed())
 
@@ -81,7 +94,7 @@ def test_sigterm_cleans_up(tmp_path):
     require_lab()
     p, names = _start_holder(tmp_path, _holder(tmp_path))
     p.send_signal(signal.SIGTERM)
-    p.wait(timeout=20)
+    _wait_for_exit(p, "SIGTERM")
     assert _gone(names), f"left behind after SIGTERM: {set(names) & set(netns.listed())}"
 
 
@@ -91,7 +104,7 @@ def test_ctrl_c_in_pytest_cleans_up(tmp_path):
                           "--basetemp", str(tmp_path / "inner"), "selfcheck/hang_lab.py"]
     p, names = _start_holder(tmp_path, cmd)
     p.send_signal(signal.SIGINT)
-    p.wait(timeout=20)
+    _wait_for_exit(p, "Ctrl-C (SIGINT)")
     assert _gone(names), f"left behind after Ctrl-C: {set(names) & set(netns.listed())}"
 
 
