@@ -56,8 +56,12 @@ def test_a_torn_down_lab_leaves_no_namespace(tmp_path):
 
 def _start_holder(tmp_path, args):
     names_file = tmp_path / "names"
+    # SIGINT as at a terminal: a run started in the background by a shell without job
+    # control (as CI may start this suite) inherits SIGINT ignored, and Python then never
+    # turns Ctrl-C into KeyboardInterrupt.
     p = subprocess.Popen(args(names_file), cwd=LAB_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         env=dict(os.environ, FTWALL_LAB_NAMES=str(names_file)), start_new_session=True)
+                         env=dict(os.environ, FTWALL_LAB_NAMES=str(names_file)), start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_until(lambda: names_file.exists() or p.poll() is not None, 30, "the child lab to come up")
     except BaseException:
