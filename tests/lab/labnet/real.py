@@ -35,7 +35,8 @@ from .poll import Timeout, stays, wait_until
 CLIENT_ROLE = "lan1"
 CLIENT_IP = topology.ADDR[4]["lan1"]
 # A run with ftwall in monitor mode must finish its download within this many seconds.
-CONTROL_DEADLINE = 60.0
+# Downloads take 2-15 s; aMule finding its source over Kad once took over 60 s in CI.
+CONTROL_DEADLINE = 120.0
 # Long enough that the lock never expires during a scenario.
 LOCK_SECS = 120
 # The enforced run is watched for this many times the monitor run's download time, at least
